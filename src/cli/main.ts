@@ -1,0 +1,39 @@
+import { UsageError } from './options.ts';
+
+/** Each subcommand lives in its own module, loaded only when asked for, so `kinfer runtime` never loads the Kubernetes client. */
+const commands: Record<
+  string,
+  { summary: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> }
+> = {};
+
+const usage = (): string =>
+  [
+    'Usage: kinfer <command> [options]',
+    '',
+    'Commands:',
+    ...Object.entries(commands).map(([name, { summary }]) => `  ${name.padEnd(12)} ${summary}`),
+    '',
+    'Every --flag can also be set as KINFER_<FLAG> in the environment.',
+  ].join('\n');
+
+async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return;
+  }
+  const command = commands[name];
+  if (!command) throw new UsageError(`unknown command "${name}"\n\n${usage()}`);
+  await (await command.load()).run(rest);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    process.stderr.write(`kinfer: ${error.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(
+    `kinfer: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,35 @@
+import { defineConfig } from 'vitest/config';
+
+// Three projects, so each test only pays for what it needs:
+// - unit: pure functions, no I/O beyond reading committed files;
+// - server: real runtime/operator servers and browsers on loopback;
+// - kube: a real control plane (kube-apiserver, etcd, controller manager, scheduler, kwok),
+//   started once by the global setup and shared by every file.
+export default defineConfig({
+  test: {
+    reporters: ['default', './test/support/summary-reporter.ts'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'server',
+          include: ['test/server/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'kube',
+          include: ['test/kube/**/*.test.ts'],
+          globalSetup: ['test/support/kube-global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
