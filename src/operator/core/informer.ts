@@ -1,0 +1,316 @@
+import type { Logger } from '../../log.ts';
+import { ApiError, isGone, type KubeClient } from './client.ts';
+import { type KubeObject, keyOf, type ResourceType, resourcePath } from './resources.ts';
+
+export type InformerEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+export interface InformerEvent<T> {
+  type: InformerEventType;
+  object: T;
+  /** The cached object before a MODIFIED event. */
+  old?: T;
+}
+
+export interface InformerStats {
+  lists: number;
+  watches: number;
+  /** Why watches were restarted: `closed` (normal server timeout), `error`, `gone`, `watchdog`. */
+  restarts: Record<string, number>;
+}
+
+export interface InformerOptions {
+  client: KubeClient;
+  type: ResourceType;
+  /** Omitted: all namespaces. */
+  namespace?: string | undefined;
+  labelSelector?: string | undefined;
+  /** Server-side watch timeout; each watch picks a value in [t, 2t) so informers do not reconnect in step. */
+  watchTimeoutSeconds?: number;
+  /** A watch that outlives its server timeout by this much without ending is declared deaf and restarted. */
+  watchdogGraceMs?: number;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  pageSize?: number;
+  logger?: Logger;
+  onWatchRestart?: (reason: string) => void;
+  onList?: () => void;
+}
+
+class WatchGoneError extends Error {
+  readonly code = 'watch_gone';
+}
+class WatchdogError extends Error {
+  readonly code = 'watchdog';
+}
+
+/**
+ * A list+watch cache of one resource type: lists (paginated), then watches from the listed
+ * resourceVersion with bookmarks; on "410 Gone" it relists (emitting the difference as events);
+ * after any other error it reconnects from the last seen resourceVersion with jittered
+ * exponential backoff; a watchdog aborts a watch that neither ends nor errors past its server
+ * timeout (a half-open TCP connection, a stuck proxy), so the cache never goes silently deaf.
+ */
+export class Informer<T extends KubeObject = KubeObject> {
+  private readonly store = new Map<string, T>();
+  private readonly handlers: ((event: InformerEvent<T>) => void)[] = [];
+  private resourceVersion = '';
+  private synced = false;
+  private readonly syncWaiters: (() => void)[] = [];
+  private stopped = false;
+  private current: AbortController | undefined;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  readonly stats: InformerStats = { lists: 0, watches: 0, restarts: {} };
+
+  constructor(private readonly options: InformerOptions) {}
+
+  get type(): ResourceType {
+    return this.options.type;
+  }
+
+  onEvent(handler: (event: InformerEvent<T>) => void): void {
+    this.handlers.push(handler);
+  }
+
+  get(key: string): T | undefined {
+    return this.store.get(key);
+  }
+
+  list(filter?: (object: T) => boolean): T[] {
+    const all = [...this.store.values()];
+    return filter ? all.filter(filter) : all;
+  }
+
+  get size(): number {
+    return this.store.size;
+  }
+
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  waitForSync(): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    return new Promise((resolve) => this.syncWaiters.push(resolve));
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.current?.abort();
+    this.wake?.();
+    await this.loop;
+  }
+
+  /** Forces the current watch to reconnect (as the watchdog would); for tests and diagnostics. */
+  restartWatch(): void {
+    this.current?.abort(new WatchdogError('restart requested'));
+  }
+
+  private async run(): Promise<void> {
+    const log = this.options.logger;
+    const initial = this.options.backoffInitialMs ?? 500;
+    const max = this.options.backoffMaxMs ?? 30_000;
+    let needList = true;
+    let failures = 0;
+    while (!this.stopped) {
+      let reason = 'closed';
+      try {
+        if (needList) {
+          await this.relist();
+          needList = false;
+        }
+        const { events, elapsedMs } = await this.watch();
+        // A stream the server closes at once with nothing in it is treated like an error, so a
+        // misbehaving server cannot make us reconnect in a tight loop.
+        if (events === 0 && elapsedMs < 1000) {
+          failures++;
+          reason = 'empty';
+        } else failures = 0;
+      } catch (error) {
+        if (this.stopped) break;
+        if (error instanceof WatchGoneError || isGone(error)) {
+          reason = 'gone';
+          needList = true;
+          failures = 0;
+        } else if (error instanceof WatchdogError) {
+          reason = 'watchdog';
+          failures = 0;
+        } else {
+          reason = 'error';
+          failures++;
+          log?.warn(
+            { event: 'informer.error', resource: this.options.type.plural, err: describe(error), failures },
+            'list/watch failed; retrying',
+          );
+        }
+      }
+      this.stats.restarts[reason] = (this.stats.restarts[reason] ?? 0) + 1;
+      this.options.onWatchRestart?.(reason);
+      if (failures > 0 && !this.stopped) {
+        const delay = Math.min(initial * 2 ** (failures - 1), max);
+        await this.sleep(delay / 2 + Math.random() * (delay / 2));
+      }
+    }
+  }
+
+  private async relist(): Promise<void> {
+    const { client, type, namespace, labelSelector } = this.options;
+    const fresh = new Map<string, T>();
+    let continueToken: string | undefined;
+    let resourceVersion = '';
+    this.stats.lists++;
+    this.options.onList?.();
+    do {
+      const controller = new AbortController();
+      this.current = controller;
+      const page = await client.request<{
+        metadata: { resourceVersion?: string; continue?: string };
+        items: T[];
+      }>('GET', resourcePath(type, { namespace }), {
+        query: { labelSelector, limit: this.options.pageSize ?? 500, continue: continueToken },
+        signal: controller.signal,
+      });
+      for (const item of page.items) {
+        // List items carry no apiVersion/kind; restore them so handlers see whole objects.
+        const object = trim({ ...item, apiVersion: item.apiVersion ?? apiVersion(type), kind: type.kind });
+        fresh.set(keyOf(object.metadata), object);
+      }
+      continueToken = page.metadata.continue || undefined;
+      resourceVersion = page.metadata.resourceVersion ?? '';
+    } while (continueToken && !this.stopped);
+    // Emit the difference, so a relist after missed events tells handlers what changed.
+    for (const [key, old] of this.store) {
+      if (!fresh.has(key)) {
+        this.store.delete(key);
+        this.emit({ type: 'DELETED', object: old });
+      }
+    }
+    for (const [key, object] of fresh) {
+      const old = this.store.get(key);
+      this.store.set(key, object);
+      if (!old) this.emit({ type: 'ADDED', object });
+      else if (old.metadata.resourceVersion !== object.metadata.resourceVersion)
+        this.emit({ type: 'MODIFIED', object, old });
+    }
+    this.resourceVersion = resourceVersion;
+    if (!this.synced) {
+      this.synced = true;
+      for (const waiter of this.syncWaiters.splice(0)) waiter();
+    }
+  }
+
+  private async watch(): Promise<{ events: number; elapsedMs: number }> {
+    const { client, type, namespace, labelSelector } = this.options;
+    const base = this.options.watchTimeoutSeconds ?? 300;
+    const timeoutSeconds = Math.floor(base + Math.random() * base);
+    const controller = new AbortController();
+    this.current = controller;
+    const watchdog = setTimeout(
+      () => controller.abort(new WatchdogError(`watch outlived its ${timeoutSeconds} s timeout`)),
+      timeoutSeconds * 1000 + (this.options.watchdogGraceMs ?? 30_000),
+    );
+    watchdog.unref?.();
+    const started = performance.now();
+    let events = 0;
+    let gone: WatchGoneError | undefined;
+    this.stats.watches++;
+    try {
+      await client.stream(
+        resourcePath(type, { namespace }),
+        {
+          query: {
+            watch: true,
+            resourceVersion: this.resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds,
+            labelSelector,
+          },
+          signal: controller.signal,
+        },
+        (line) => {
+          const { type: eventType, object } = line as { type: string; object: T & { code?: number } };
+          events++;
+          if (eventType === 'ERROR') {
+            const status = object as unknown as { code?: number; message?: string };
+            if (status.code === 410) gone = new WatchGoneError(status.message ?? 'resourceVersion too old');
+            else throw new ApiError(status.code ?? 500, 'WatchError', status.message ?? 'watch error');
+            controller.abort(gone);
+            return;
+          }
+          const rv = object.metadata?.resourceVersion;
+          if (rv) this.resourceVersion = rv;
+          if (eventType === 'BOOKMARK') return;
+          this.apply(eventType as InformerEventType, object);
+        },
+      );
+    } catch (error) {
+      if (gone) throw gone;
+      if (controller.signal.aborted && controller.signal.reason instanceof WatchdogError)
+        throw controller.signal.reason;
+      throw error;
+    } finally {
+      clearTimeout(watchdog);
+    }
+    if (gone) throw gone;
+    return { events, elapsedMs: performance.now() - started };
+  }
+
+  private apply(type: InformerEventType, raw: T): void {
+    const object = trim({
+      ...raw,
+      apiVersion: raw.apiVersion ?? apiVersion(this.options.type),
+      kind: this.options.type.kind,
+    });
+    const key = keyOf(object.metadata);
+    if (type === 'DELETED') {
+      this.store.delete(key);
+      this.emit({ type, object });
+      return;
+    }
+    const old = this.store.get(key);
+    this.store.set(key, object);
+    this.emit(old ? { type: 'MODIFIED', object, old } : { type: 'ADDED', object });
+  }
+
+  private emit(event: InformerEvent<T>): void {
+    for (const handler of this.handlers) {
+      try {
+        handler(event);
+      } catch (error) {
+        this.options.logger?.error(
+          { event: 'informer.handler_failed', err: describe(error) },
+          'event handler threw',
+        );
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
+
+const apiVersion = (type: ResourceType): string =>
+  type.group ? `${type.group}/${type.version}` : type.version;
+
+/** managedFields are the bulk of most objects and nothing here reads them. */
+function trim<T extends KubeObject>(object: T): T {
+  if (object.metadata?.managedFields === undefined) return object;
+  const { managedFields: _, ...metadata } = object.metadata;
+  return { ...object, metadata };
+}
+
+export function describe(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
