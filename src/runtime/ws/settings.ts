@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+/**
+ * Settings of the drawing-session WebSocket `/ws`, part of the runtime configuration (key `ws`).
+ * Defaults suit one replica on 2 cores; tests shorten the heartbeat.
+ */
+export const WsSettings = z.object({
+  /** Largest accepted frame in bytes; a bigger one closes the connection with 1009. */
+  maxPayloadBytes: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
+  /** Open sessions at most; the next one is closed with 1013. */
+  maxConnections: z.coerce.number().int().min(1).max(1_000_000).default(2000),
+  /** Sustained client messages per second per connection; more are answered `rate_limited`. */
+  messagesPerSecond: z.coerce.number().min(1).max(1_000_000).default(200),
+  /** Burst of client messages allowed above the sustained rate. */
+  messageBurst: z.coerce.number().int().min(1).max(1_000_000).default(400),
+  /** Ping interval; a peer that has not answered the previous ping is dropped. */
+  heartbeatIntervalMs: z.coerce.number().int().min(10).max(600_000).default(30_000),
+  /** Minimum time between two live predictions of one session while it draws. */
+  liveIntervalMs: z.coerce.number().int().min(0).max(60_000).default(50),
+  /** Canvas size announced in `welcome`; stroke coordinates are in this space. */
+  canvasWidth: z.coerce.number().int().min(28).max(4096).default(280),
+  canvasHeight: z.coerce.number().int().min(28).max(4096).default(280),
+  /** Points a canvas may hold before `stroke` answers `canvas_full`. */
+  maxPointsPerSession: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  /** Answers awaiting the model per session; beyond this the server stops reading the socket. */
+  maxInFlightPerSession: z.coerce.number().int().min(1).max(10_000).default(16),
+  /**
+   * Bytes queued for a slow reader above which the server stops reading its messages and skips
+   * live predictions, so a client that does not read cannot grow the server's memory.
+   */
+  maxBufferedBytes: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(256 * 1024 * 1024)
+    .default(256 * 1024),
+  /** On shutdown, how long in-flight answers may take before every client gets 1001 anyway. */
+  shutdownGraceMs: z.coerce.number().int().min(0).max(120_000).default(5000),
+});
+export type WsSettings = z.infer<typeof WsSettings>;
+export type WsSettingsInput = z.input<typeof WsSettings>;
