@@ -222,12 +222,9 @@ export const InferenceJobStatusSchema = z
       .min(0)
       .optional()
       .meta({ description: 'metadata.generation this status was computed from.' }),
-    phase: z
-      .enum(jobPhases)
-      .optional()
-      .meta({
-        description: 'Pending, Running, Succeeded or Failed: a summary for humans; conditions are the truth.',
-      }),
+    phase: z.enum(jobPhases).optional().meta({
+      description: 'Pending, Running, Succeeded or Failed: a summary for humans; conditions are the truth.',
+    }),
     conditions: ConditionsSchema.optional().meta({
       description:
         'Ready: the runner is up and its preview endpoint is live. Succeeded: Unknown while running, True or False at the end.',

@@ -135,16 +135,10 @@ export const ServerSchema = z
 export const ModelDeploymentSpecSchema = z
   .object({
     model: ModelSpecSchema,
-    replicas: z
-      .number()
-      .int()
-      .min(0)
-      .max(1000)
-      .default(1)
-      .meta({
-        description:
-          'Number of predictor pods. Also settable through the scale subresource (kubectl scale, HPA).',
-      }),
+    replicas: z.number().int().min(0).max(1000).default(1).meta({
+      description:
+        'Number of predictor pods. Also settable through the scale subresource (kubectl scale, HPA).',
+    }),
     image: z
       .string()
       .min(1)
@@ -203,12 +197,9 @@ export const ModelDeploymentStatusSchema = z
       })
       .optional()
       .meta({ description: 'The model being served.' }),
-    selector: z
-      .string()
-      .optional()
-      .meta({
-        description: 'Label selector of the predictor pods, as a string (for the scale subresource and HPA).',
-      }),
+    selector: z.string().optional().meta({
+      description: 'Label selector of the predictor pods, as a string (for the scale subresource and HPA).',
+    }),
   })
   .meta({ description: 'Observed state, written by the operator.' });
 
