@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { booleanFlag, envName, flagName, parseOptions, UsageError } from '../cli/options.ts';
+import { logLevels } from '../log.ts';
+
+/** The bundled model, resolved from this file so `kinfer runtime` works from any directory. */
+export const bundledModelPath = fileURLToPath(new URL('../../models/mnist-cnn/model.onnx', import.meta.url));
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const list = z.preprocess(
+  (value) =>
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : value,
+  z.array(z.string().min(1)),
+);
+
+/**
+ * Every runtime setting. The same key is the YAML key (`maxBatchSize: 64`), the flag
+ * (`--max-batch-size 64`) and the environment variable (`KINFER_MAX_BATCH_SIZE=64`); flags win
+ * over the environment, which wins over the file, which wins over these defaults.
+ */
+export const runtimeConfigSchema = z
+  .object({
+    config: z.string().optional().describe('YAML file with any of these settings'),
+    port: int(0, 65535).default(8080),
+    host: z.string().min(1).default('0.0.0.0'),
+    model: z.string().min(1).default(bundledModelPath).describe('path of the ONNX model'),
+    modelName: z
+      .string()
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'must be letters, digits, ".", "_" or "-"')
+      .default('mnist-cnn')
+      .describe('name served under /v2/models/{name}'),
+    sha256: z
+      .string()
+      .regex(/^[a-fA-F0-9]{64}$/, 'must be 64 hex digits')
+      .optional()
+      .describe('expected sha256 of the model file; a mismatch refuses to serve'),
+    maxBatchSize: int(1, 4096).default(64).describe('largest batch sent to the model'),
+    maxDelayMs: z.coerce.number().min(0).max(1000).default(2).describe('longest wait for a batch to fill'),
+    workers: int(1, 64).default(2).describe('inference worker threads, each owning a session'),
+    intraOpNumThreads: int(1, 64).default(1).describe('onnxruntime threads per session'),
+    queueLimit: int(1).default(8192).describe('queued images beyond which requests get 503'),
+    maxV2Batch: int(1, 65536).default(1024).describe('most images in one V2 or /v1/predict request'),
+    bodyLimit: int(1024)
+      .default(32 * 1024 * 1024)
+      .describe('largest request body in bytes'),
+    corsOrigins: list.default([]).describe('origins allowed by CORS, comma-separated; "*" for any'),
+    logLevel: z.enum(logLevels).default('info'),
+    authTokenFile: z.string().min(1).optional().describe('file holding the bearer token; no auth when unset'),
+    batching: booleanFlag().default(true).describe('false sends every image alone (for benchmarks)'),
+  })
+  .superRefine((config, ctx) => {
+    if (config.queueLimit < config.maxV2Batch) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['queueLimit'],
+        message: `must be at least maxV2Batch (${config.maxV2Batch}) so the largest request can be queued`,
+      });
+    }
+  });
+
+export type RuntimeConfig = z.infer<typeof runtimeConfigSchema>;
+
+const shape = runtimeConfigSchema.shape;
+type Key = keyof typeof shape;
+
+/**
+ * Reads the runtime settings from flags, `KINFER_<FLAG>` environment variables and the optional
+ * YAML file named by `--config`. Throws UsageError naming the setting and where it came from.
+ */
+export function loadRuntimeConfig(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): RuntimeConfig {
+  // First pass: raw values from flags and environment, no defaults, to know what was given where.
+  const raw = z.object(
+    Object.fromEntries(
+      (Object.keys(shape) as Key[]).map((key) => [
+        key,
+        key === 'batching' ? booleanFlag().optional() : z.string().optional(),
+      ]),
+    ),
+  );
+  const { options: given, positionals } = parseOptions(raw, argv, env);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const sources = new Map<string, string>();
+  for (const key of Object.keys(given)) {
+    if (given[key] === undefined) continue;
+    sources.set(
+      key,
+      argv.some((a) => a === `--${flagName(key)}` || a.startsWith(`--${flagName(key)}=`))
+        ? `--${flagName(key)}`
+        : envName(key),
+    );
+  }
+
+  let fromFile: Record<string, unknown> = {};
+  const file = given.config as string | undefined;
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(readFileSync(file, 'utf8'));
+    } catch (error) {
+      throw new UsageError(`${sources.get('config')}: cannot read ${file}: ${(error as Error).message}`);
+    }
+    if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed))) {
+      throw new UsageError(`${file}: expected a mapping of settings`);
+    }
+    fromFile = (parsed ?? {}) as Record<string, unknown>;
+    // The CRD's nested spelling is accepted too: `batching: {maxBatchSize, maxDelayMs}`.
+    if (fromFile.batching && typeof fromFile.batching === 'object') {
+      const { maxBatchSize, maxDelayMs, enabled } = fromFile.batching as Record<string, unknown>;
+      fromFile = {
+        ...fromFile,
+        maxBatchSize: fromFile.maxBatchSize ?? maxBatchSize,
+        maxDelayMs: fromFile.maxDelayMs ?? maxDelayMs,
+        batching: enabled,
+      };
+    }
+    for (const key of Object.keys(fromFile)) {
+      if (!(key in shape)) throw new UsageError(`${file}: ${key}: unknown setting`);
+      if (fromFile[key] !== undefined && !sources.has(key)) sources.set(key, `${file}: ${key}`);
+    }
+  }
+
+  const merged: Record<string, unknown> = { ...fromFile };
+  for (const [key, value] of Object.entries(given)) if (value !== undefined) merged[key] = value;
+  const result = runtimeConfigSchema.safeParse(merged);
+  if (!result.success) {
+    throw new UsageError(
+      result.error.issues
+        .map((issue) => {
+          const key = String(issue.path[0] ?? '');
+          return `${sources.get(key) ?? key}: ${issue.message}`;
+        })
+        .join('; '),
+    );
+  }
+  return result.data;
+}

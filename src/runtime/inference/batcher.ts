@@ -1,0 +1,179 @@
+import { OverloadedError, ShuttingDownError } from '../errors.ts';
+
+export interface BatcherOptions {
+  /** Largest batch sent to the model; a request with more images is split across batches. */
+  maxBatchSize: number;
+  /** How long the oldest queued image may wait for company before its batch leaves anyway. */
+  maxDelayMs: number;
+  /** Images waiting (not yet running) beyond which new requests are refused with OverloadedError. */
+  queueLimit: number;
+  /** Batches allowed to run at once (one per worker). */
+  concurrency: number;
+  /** Floats per input image and per output row. */
+  inputSize: number;
+  outputSize: number;
+}
+
+export interface BatchStats {
+  size: number;
+  /** How long the batch's oldest request waited in the queue. */
+  waitMs: number;
+  inferenceMs: number;
+}
+
+export type RunBatch = (
+  data: Float32Array,
+  count: number,
+) => Promise<{ output: Float32Array; inferenceMs: number }>;
+
+interface Item {
+  images: Float32Array;
+  count: number;
+  enqueuedAt: number;
+  resolve: (output: Float32Array) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * The dynamic batcher: requests from every caller join one queue; a batch leaves when it is full
+ * (`maxBatchSize` images) or when its oldest request has waited `maxDelayMs`, and only while a
+ * worker is free, so under load the queue itself forms large batches. Each request's images are
+ * kept contiguous and in order, so every caller gets exactly its own rows back.
+ */
+export class Batcher {
+  private readonly queue: Item[] = [];
+  private queued = 0;
+  private running = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly run: RunBatch,
+    private readonly options: BatcherOptions,
+    private readonly onBatch: (stats: BatchStats) => void = () => {},
+  ) {}
+
+  /** Images queued and not yet sent to a worker. */
+  get queuedImages(): number {
+    return this.queued;
+  }
+
+  /** Batches currently running on workers. */
+  get runningBatches(): number {
+    return this.running;
+  }
+
+  submit(images: Float32Array, count: number): Promise<Float32Array> {
+    if (this.closed) return Promise.reject(new ShuttingDownError());
+    if (count === 0) return Promise.resolve(new Float32Array(0));
+    if (this.queued + count > this.options.queueLimit) return Promise.reject(new OverloadedError());
+    const { maxBatchSize, inputSize, outputSize } = this.options;
+    const parts: Promise<Float32Array>[] = [];
+    const now = performance.now();
+    for (let start = 0; start < count; start += maxBatchSize) {
+      const n = Math.min(maxBatchSize, count - start);
+      parts.push(
+        new Promise((resolve, reject) => {
+          this.queue.push({
+            images: images.subarray(start * inputSize, (start + n) * inputSize),
+            count: n,
+            enqueuedAt: now,
+            resolve,
+            reject,
+          });
+        }),
+      );
+      this.queued += n;
+    }
+    this.pump();
+    if (parts.length === 1) return parts[0]!;
+    return Promise.all(parts).then((outputs) => {
+      const all = new Float32Array(count * outputSize);
+      let offset = 0;
+      for (const out of outputs) {
+        all.set(out, offset);
+        offset += out.length;
+      }
+      return all;
+    });
+  }
+
+  /** Refuses new work; resolves once everything queued and running has finished. */
+  close(): Promise<void> {
+    this.closed = true;
+    this.pump();
+    return this.idle();
+  }
+
+  /** Resolves when nothing is queued or running. */
+  idle(): Promise<void> {
+    if (this.queue.length === 0 && this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private pump(): void {
+    const { maxBatchSize, maxDelayMs, concurrency } = this.options;
+    while (this.queue.length > 0 && this.running < concurrency) {
+      const waited = performance.now() - this.queue[0]!.enqueuedAt;
+      // A closing batcher flushes at once: nobody else is coming.
+      if (this.queued < maxBatchSize && waited < maxDelayMs && !this.closed) {
+        if (!this.timer) {
+          this.timer = setTimeout(() => {
+            this.timer = undefined;
+            this.pump();
+          }, maxDelayMs - waited);
+        }
+        return;
+      }
+      this.dispatch();
+    }
+    if (this.queue.length === 0 && this.running === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  private dispatch(): void {
+    const { maxBatchSize, inputSize, outputSize } = this.options;
+    const items: Item[] = [];
+    let count = 0;
+    while (this.queue.length > 0 && count + this.queue[0]!.count <= maxBatchSize) {
+      const item = this.queue.shift()!;
+      items.push(item);
+      count += item.count;
+    }
+    this.queued -= count;
+    if (this.timer && (this.queue.length === 0 || this.queued >= maxBatchSize)) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const data = new Float32Array(count * inputSize);
+    let offset = 0;
+    for (const item of items) {
+      data.set(item.images, offset);
+      offset += item.images.length;
+    }
+    const waitMs = performance.now() - items[0]!.enqueuedAt;
+    this.running++;
+    this.run(data, count)
+      .then(
+        ({ output, inferenceMs }) => {
+          let row = 0;
+          for (const item of items) {
+            item.resolve(output.slice(row * outputSize, (row + item.count) * outputSize));
+            row += item.count;
+          }
+          this.onBatch({ size: count, waitMs, inferenceMs });
+        },
+        (error: Error) => {
+          for (const item of items) item.reject(error);
+        },
+      )
+      .finally(() => {
+        this.running--;
+        this.pump();
+      });
+  }
+}

@@ -1,0 +1,162 @@
+import { availableParallelism } from 'node:os';
+import { createLogger, elapsedMs } from '../../log.ts';
+import { InvalidInputError, NotReadyError } from '../errors.ts';
+import { Batcher, type BatchStats } from './batcher.ts';
+import { readModel } from './model.ts';
+import { type ModelSignature, WorkerPool } from './pool.ts';
+
+export { NotReadyError, OverloadedError, ShuttingDownError } from '../errors.ts';
+export type { BatchStats } from './batcher.ts';
+
+/**
+ * What every caller (REST, WebSocket, jobs) sees: the served model and a `predict` that takes
+ * `count` preprocessed 28x28 images (count*784 floats, 0..1, white on black) and resolves to
+ * count*10 probabilities in the same order. Rejects with OverloadedError (code `overloaded`) when
+ * the queue is full and NotReadyError (code `not_ready`) before the model is warmed up.
+ */
+export interface Predictor {
+  readonly model: { name: string; sha256: string };
+  predict(images: Float32Array, count: number): Promise<Float32Array>;
+}
+
+export interface PredictorOptions {
+  modelPath: string;
+  modelName: string;
+  /** Expected sha256 of the model file; the model is refused when it differs. */
+  sha256?: string;
+  workers: number;
+  intraOpNumThreads: number;
+  maxBatchSize: number;
+  maxDelayMs: number;
+  queueLimit: number;
+}
+
+const log = createLogger('runtime.predictor');
+
+/** The in-process predictor: worker threads owning ORT sessions behind one dynamic batcher. */
+export class LocalPredictor implements Predictor {
+  private pool: WorkerPool | undefined;
+  private batcher: Batcher | undefined;
+  private digest = '';
+  private failure: string | undefined;
+  private readonly observers = new Set<(stats: BatchStats) => void>();
+  private starting: Promise<void> | undefined;
+
+  constructor(readonly options: PredictorOptions) {}
+
+  get model(): { name: string; sha256: string } {
+    return { name: this.options.modelName, sha256: this.digest };
+  }
+
+  /** True once the model is loaded and every worker has warmed up. */
+  get ready(): boolean {
+    return this.batcher !== undefined && this.failure === undefined;
+  }
+
+  /** Why the model could not be loaded, if it could not. */
+  get loadError(): string | undefined {
+    return this.failure;
+  }
+
+  /** Input and output names and shapes as the model declares them (available once ready). */
+  get signature(): ModelSignature | undefined {
+    return this.pool?.signature;
+  }
+
+  get queuedImages(): number {
+    return this.batcher?.queuedImages ?? 0;
+  }
+
+  get runningBatches(): number {
+    return this.batcher?.runningBatches ?? 0;
+  }
+
+  get maxBatchSize(): number {
+    return this.options.maxBatchSize;
+  }
+
+  /** Called after every batch (for metrics); returns an unsubscribe function. */
+  onBatch(observer: (stats: BatchStats) => void): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+
+  /** Loads, verifies and warms up the model. Rejects (and records `loadError`) when it cannot. */
+  start(): Promise<void> {
+    this.starting ??= this.load().catch((error: Error) => {
+      this.failure = error.message;
+      log.error({ event: 'model.load_failed', error: error.message }, 'cannot serve the model');
+      throw error;
+    });
+    return this.starting;
+  }
+
+  private async load(): Promise<void> {
+    const started = performance.now();
+    const { modelPath, workers, intraOpNumThreads, maxBatchSize } = this.options;
+    const file = await readModel(modelPath, this.options.sha256);
+    this.digest = file.sha256;
+    const pool = await WorkerPool.start(workers, {
+      model: file.bytes,
+      intraOpNumThreads,
+      warmupBatchSizes: [...new Set([1, maxBatchSize])],
+    });
+    const input = pool.signature.inputs[0];
+    const output = pool.signature.outputs[0];
+    if (!input || !output || input.type !== 'float32' || output.type !== 'float32') {
+      await pool.close();
+      throw new Error('the model must have a float32 input and a float32 output');
+    }
+    this.pool = pool;
+    this.batcher = new Batcher(
+      (data, count) => pool.run(data, count),
+      {
+        maxBatchSize,
+        maxDelayMs: this.options.maxDelayMs,
+        queueLimit: this.options.queueLimit,
+        concurrency: pool.size,
+        inputSize: elements(input.shape),
+        outputSize: elements(output.shape),
+      },
+      (stats) => {
+        for (const observer of this.observers) observer(stats);
+      },
+    );
+    log.info(
+      {
+        event: 'model.ready',
+        elapsedMs: elapsedMs(started),
+        model: this.options.modelName,
+        sha256: file.sha256,
+        input: input.name,
+        output: output.name,
+        workers,
+        intraOpNumThreads,
+        cores: availableParallelism(),
+      },
+      'model loaded and warmed up',
+    );
+  }
+
+  predict(images: Float32Array, count: number): Promise<Float32Array> {
+    const batcher = this.batcher;
+    if (!batcher || this.failure) return Promise.reject(new NotReadyError(this.failure));
+    const inputSize = elements(this.pool!.signature.inputs[0]!.shape);
+    if (!Number.isInteger(count) || count < 0 || images.length !== count * inputSize) {
+      return Promise.reject(
+        new InvalidInputError(`expected ${count} images of ${inputSize} values, got ${images.length} values`),
+      );
+    }
+    return batcher.submit(images, count);
+  }
+
+  /** Takes no new work, finishes what is queued and running, then stops the workers. */
+  async close(): Promise<void> {
+    if (this.starting) await this.starting.catch(() => {});
+    await this.batcher?.close();
+    await this.pool?.close();
+  }
+}
+
+/** Elements per batch row: the product of every dimension after the batch one. */
+const elements = (shape: number[]): number => shape.slice(1).reduce((a, b) => a * Math.max(1, b), 1);

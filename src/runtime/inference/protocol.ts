@@ -1,0 +1,28 @@
+/** Messages between the predictor (main thread) and its inference workers. */
+
+export interface WorkerInit {
+  /** The verified model bytes: workers load exactly what was hashed, never the path again. */
+  model: Uint8Array;
+  intraOpNumThreads: number;
+  /** Batch sizes run once before the worker reports ready, so the first requests are not slow. */
+  warmupBatchSizes: number[];
+}
+
+export interface TensorInfo {
+  name: string;
+  type: string;
+  /** Dimensions with the batch dimension as -1 (symbolic dimensions too). */
+  shape: number[];
+}
+
+export type WorkerEvent =
+  | { type: 'ready'; inputs: TensorInfo[]; outputs: TensorInfo[]; loadMs: number; warmupMs: number }
+  | { type: 'failed'; message: string }
+  | { type: 'result'; id: number; output: Float32Array; inferenceMs: number }
+  | { type: 'error'; id: number; message: string };
+
+export interface RunRequest {
+  id: number;
+  data: Float32Array;
+  count: number;
+}
