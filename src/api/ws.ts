@@ -6,25 +6,14 @@ import { z } from 'zod';
  * validates client frames with these schemas and the client validates server frames with them.
  */
 
-/** Close codes the server uses, fixed so that clients can branch on them. */
-export const CloseCode = {
-  /** Normal close requested by either side. */
-  normal: 1000,
-  /** The server is shutting down (SIGTERM); reconnect to another replica. */
-  goingAway: 1001,
-  /** Policy violation: missing or wrong bearer token. */
-  policy: 1008,
-  /** A frame larger than the server's maximum payload. */
-  tooBig: 1009,
-  /** The server has no room for another session (max connections); retry later. */
-  overloaded: 1013,
-} as const;
-export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+export {
+  bearerSubprotocolPrefix,
+  CloseCode,
+  maxPointsPerStroke,
+  subprotocol,
+} from './ws-constants.ts';
 
-/** The subprotocol the server selects; browsers send the bearer token as a second subprotocol. */
-export const subprotocol = 'kinfer';
-/** Prefix of the subprotocol carrying a base64url-encoded bearer token (browsers cannot set headers). */
-export const bearerSubprotocolPrefix = 'bearer.';
+import { maxPointsPerStroke } from './ws-constants.ts';
 
 /** Correlation id of a client message: a short string or a finite number, echoed verbatim. */
 export const MessageId = z.union([z.string().max(128), z.number().finite()]);
@@ -34,9 +23,6 @@ export type MessageId = z.infer<typeof MessageId>;
 const coordinate = z.number().min(-100_000).max(100_000);
 export const Point = z.object({ x: coordinate, y: coordinate });
 export type Point = z.infer<typeof Point>;
-
-/** Largest number of points in one stroke message. */
-export const maxPointsPerStroke = 4096;
 
 export const StrokeMessage = z.object({
   type: z.literal('stroke'),
@@ -119,6 +105,8 @@ export const wsErrorCodes = [
   'overloaded',
   /** The model is not loaded and warmed yet. */
   'not_ready',
+  /** The server is shutting down and takes no new predictions; reconnect to another replica. */
+  'shutting_down',
   /** Submit on an empty canvas. */
   'empty_canvas',
   /** Anything else; details are in the server log, never in the message. */

@@ -199,7 +199,9 @@ export class Session {
       image = render();
     } catch (error) {
       if (error instanceof InputError) this.error(error.code, error.message, id);
-      else {
+      else if ((error as { code?: unknown }).code === 'invalid_input') {
+        this.error('invalid_message', (error as Error).message, id);
+      } else {
         this.io.logError(error, 'preprocessing');
         this.error('internal', 'preprocessing failed', id);
       }
@@ -292,9 +294,12 @@ export function prediction(
   );
 }
 
-function transientCode(error: unknown): 'overloaded' | 'not_ready' | undefined {
+const transientCodes = new Set(['overloaded', 'not_ready', 'shutting_down'] as const);
+type TransientCode = typeof transientCodes extends Set<infer T> ? T : never;
+
+function transientCode(error: unknown): TransientCode | undefined {
   const code = (error as { code?: unknown } | undefined)?.code;
-  return code === 'overloaded' || code === 'not_ready' ? code : undefined;
+  return transientCodes.has(code as TransientCode) ? (code as TransientCode) : undefined;
 }
 
 function isTransient(error: unknown): boolean {

@@ -1,0 +1,331 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { CloseCode, parseClientMessage, type ServerMessage, subprotocol } from '../../api/ws.ts';
+import { createLogger } from '../../log.ts';
+import { tokenAccepted, upgradeToken } from './auth.ts';
+import { TokenBucket } from './rate-limit.ts';
+import { Session, type SessionPredictor, type SessionPreprocess } from './session.ts';
+import { WsSettings, type WsSettingsInput } from './settings.ts';
+
+export interface WsPluginOptions {
+  predictor: SessionPredictor;
+  preprocess: SessionPreprocess;
+  settings?: WsSettingsInput;
+  /** Bearer tokens accepted on `/ws`; none or empty: no authentication. */
+  authTokens?: readonly string[] | undefined;
+  /** Path of the drawing-session endpoint. */
+  path?: string;
+}
+
+/** What the plugin exposes on the app (`app.kinferWs`): counts for metrics and tests. */
+export interface WsStats {
+  readonly sessions: number;
+  readonly paused: number;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    kinferWs: WsStats;
+  }
+}
+
+interface Connection {
+  ws: WebSocket;
+  session: Session;
+  bucket: TokenBucket;
+  alive: boolean;
+  /** Reading is paused (slow reader or too many answers in flight). */
+  paused: boolean;
+  /** Over the rate limit since the last accepted message: answered once, then silently dropped. */
+  limited: boolean;
+  openedAt: number;
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * `/ws`: drawing sessions over the `ws` library, attached to fastify's own HTTP server with
+ * `noServer`, so the plugin decides every close code itself: 1008 (auth), 1013 (max connections),
+ * 1009 (maxPayload, by `ws`), 1001 (shutdown, after the answers in flight went out).
+ * Backpressure: a connection whose send buffer exceeds `maxBufferedBytes`, or with
+ * `maxInFlightPerSession` answers pending, stops being read until it drains (TCP pushes back on
+ * the client), and its live predictions wait; so a slow reader costs a bounded amount of memory.
+ */
+export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): Promise<void> {
+  const settings = WsSettings.parse(options.settings ?? {});
+  const path = options.path ?? '/ws';
+  const log = createLogger('runtime.ws');
+  const authTokens = options.authTokens?.filter(Boolean) ?? [];
+  const connections = new Set<Connection>();
+  /** Connections to look at again soon: paused, or holding a live prediction back. */
+  const backedUp = new Set<Connection>();
+  let shuttingDown = false;
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: settings.maxPayloadBytes,
+    // UTF-8 is checked here, so that invalid text gets an `error` answer instead of a 1007 close.
+    skipUTF8Validation: true,
+    perMessageDeflate: false,
+    clientTracking: false,
+    handleProtocols: (protocols) => (protocols.has(subprotocol) ? subprotocol : false),
+  });
+
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    if (url.pathname !== path) {
+      // Another plugin may serve this path; answer only when nobody else listens.
+      if (app.server.listenerCount('upgrade') === 1) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      }
+      return;
+    }
+    socket.on('error', () => socket.destroy());
+    wss.handleUpgrade(request, socket, head, (ws) => accept(ws, request, url));
+  };
+
+  const accept = (ws: WebSocket, request: IncomingMessage, url: URL): void => {
+    const remote = request.socket.remoteAddress;
+    const refuse = (code: number, reason: string, event: string): void => {
+      log.info({ event, remote, code }, reason);
+      ws.on('error', () => {});
+      ws.close(code, reason);
+      // A peer that never answers the close handshake is cut off.
+      setTimeout(() => ws.terminate(), 2000).unref();
+    };
+    const refusal = shuttingDown
+      ? ([CloseCode.goingAway, 'server shutting down', 'ws.refused_shutdown'] as const)
+      : authTokens.length > 0 && !tokenAccepted(upgradeToken(request, url), authTokens)
+        ? ([CloseCode.policy, 'missing or invalid bearer token', 'ws.refused_auth'] as const)
+        : connections.size >= settings.maxConnections
+          ? ([CloseCode.overloaded, 'too many sessions, retry later', 'ws.refused_overloaded'] as const)
+          : undefined;
+    if (refusal) {
+      refuse(refusal[0], refusal[1], refusal[2]);
+      return;
+    }
+
+    const send = (message: ServerMessage): void => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+    };
+    const connection: Connection = {
+      ws,
+      alive: true,
+      paused: false,
+      limited: false,
+      openedAt: performance.now(),
+      bucket: new TokenBucket(settings.messagesPerSecond, settings.messageBurst),
+      session: new Session(randomUUID(), options.predictor, options.preprocess, settings, {
+        send,
+        canSendLive: () => {
+          if (ws.bufferedAmount < settings.maxBufferedBytes / 2) return true;
+          watch(connection);
+          return false;
+        },
+        settled: () => relieve(connection),
+        logError: (error, context) =>
+          log.error({ event: 'ws.session_error', sessionId: connection.session.id, err: error }, context),
+      }),
+    };
+    connections.add(connection);
+    log.debug({ event: 'ws.connected', sessionId: connection.session.id, remote });
+
+    ws.on('pong', () => {
+      connection.alive = true;
+    });
+    ws.on('message', (data, isBinary) => {
+      connection.alive = true;
+      receive(connection, data as Buffer, isBinary, send);
+      throttle(connection);
+    });
+    ws.on('error', (error) => {
+      log.info({ event: 'ws.protocol_error', sessionId: connection.session.id, err: error }, error.message);
+    });
+    ws.on('close', (code) => {
+      connection.session.close();
+      connections.delete(connection);
+      backedUp.delete(connection);
+      log.debug({
+        event: 'ws.closed',
+        sessionId: connection.session.id,
+        code,
+        elapsedMs: Math.round(performance.now() - connection.openedAt),
+      });
+    });
+
+    send({
+      type: 'welcome',
+      sessionId: connection.session.id,
+      model: { name: options.predictor.model.name, sha256: options.predictor.model.sha256 },
+      canvas: { width: settings.canvasWidth, height: settings.canvasHeight },
+    });
+  };
+
+  const receive = (
+    connection: Connection,
+    data: Buffer,
+    isBinary: boolean,
+    send: (message: ServerMessage) => void,
+  ): void => {
+    if (!connection.bucket.take()) {
+      if (!connection.limited) {
+        connection.limited = true;
+        send({
+          type: 'error',
+          code: 'rate_limited',
+          message: `message: more than ${settings.messagesPerSecond} messages per second; dropped until the rate falls`,
+        });
+      }
+      return;
+    }
+    connection.limited = false;
+    if (isBinary) {
+      send({
+        type: 'error',
+        code: 'invalid_message',
+        message: 'frame: binary frames are not accepted; send JSON text',
+      });
+      return;
+    }
+    let text: string;
+    try {
+      text = decoder.decode(data);
+    } catch {
+      send({ type: 'error', code: 'invalid_message', message: 'frame: not valid UTF-8' });
+      return;
+    }
+    const parsed = parseClientMessage(text);
+    if (!parsed.ok) {
+      send({
+        type: 'error',
+        ...(parsed.id === undefined ? {} : { id: parsed.id }),
+        code: 'invalid_message',
+        message: parsed.message,
+      });
+      return;
+    }
+    connection.session.handle(parsed.message);
+  };
+
+  /** Stops reading a connection that is not reading its answers or has too many pending. */
+  const throttle = (connection: Connection): void => {
+    if (connection.paused || connection.ws.readyState !== connection.ws.OPEN) return;
+    if (
+      connection.ws.bufferedAmount >= settings.maxBufferedBytes ||
+      connection.session.inFlight >= settings.maxInFlightPerSession
+    ) {
+      connection.paused = true;
+      connection.ws.pause();
+      watch(connection);
+    }
+  };
+
+  /** Resumes reading (and live predictions) once the send buffer drained and answers came back. */
+  const relieve = (connection: Connection): boolean => {
+    if (connection.ws.readyState !== connection.ws.OPEN) return true;
+    if (connection.ws.bufferedAmount >= settings.maxBufferedBytes / 2) return false;
+    if (connection.paused) {
+      if (connection.session.inFlight >= settings.maxInFlightPerSession) return false;
+      connection.paused = false;
+      connection.ws.resume();
+    }
+    connection.session.drained();
+    return true;
+  };
+
+  // `ws` has no public drain event, so backed-up connections are polled; the timer runs only while
+  // some connection is backed up.
+  let drainTimer: ReturnType<typeof setInterval> | undefined;
+  const watch = (connection: Connection): void => {
+    backedUp.add(connection);
+    drainTimer ??= setInterval(() => {
+      for (const candidate of backedUp) if (relieve(candidate)) backedUp.delete(candidate);
+      if (backedUp.size === 0) {
+        clearInterval(drainTimer);
+        drainTimer = undefined;
+      }
+    }, 20);
+  };
+
+  // Heartbeat: a peer that did not answer the previous ping (nor sent anything) is dropped.
+  const heartbeat = setInterval(() => {
+    for (const connection of connections) {
+      if (!connection.alive) {
+        log.info(
+          { event: 'ws.dead_peer', sessionId: connection.session.id },
+          'no pong: dropping the session',
+        );
+        connection.ws.terminate();
+        continue;
+      }
+      connection.alive = false;
+      connection.ws.ping();
+    }
+  }, settings.heartbeatIntervalMs);
+  heartbeat.unref();
+
+  app.server.on('upgrade', onUpgrade);
+
+  app.decorate('kinferWs', {
+    get sessions() {
+      return connections.size;
+    },
+    get paused() {
+      let count = 0;
+      for (const connection of connections) if (connection.paused) count++;
+      return count;
+    },
+  } satisfies WsStats);
+
+  // A plain GET on the endpoint explains itself instead of a bare 404.
+  app.get(path, async (_request, reply) =>
+    reply
+      .code(426)
+      .header('upgrade', 'websocket')
+      .send({ error: `${path} is a WebSocket endpoint` }),
+  );
+
+  // Shutdown runs before the HTTP server stops: no new sessions, answers in flight go out, then 1001.
+  app.addHook('preClose', async () => {
+    shuttingDown = true;
+    const started = performance.now();
+    const open = [...connections];
+    await withTimeout(
+      Promise.all(open.map((connection) => connection.session.idle())),
+      settings.shutdownGraceMs,
+    );
+    await withTimeout(
+      Promise.all(
+        open.map(
+          (connection) =>
+            new Promise<void>((resolve) => {
+              if (connection.ws.readyState === connection.ws.CLOSED) return resolve();
+              connection.ws.once('close', () => resolve());
+              connection.ws.close(CloseCode.goingAway, 'server shutting down');
+            }),
+        ),
+      ),
+      1000,
+    );
+    for (const connection of connections) connection.ws.terminate();
+    clearInterval(heartbeat);
+    if (drainTimer) clearInterval(drainTimer);
+    app.server.off('upgrade', onUpgrade);
+    log.info(
+      { event: 'ws.shutdown', sessions: open.length, elapsedMs: Math.round(performance.now() - started) },
+      'closed every session with 1001',
+    );
+  });
+}
+
+// Like fastify-plugin: the decorator is visible on the app that registers the plugin.
+(wsPlugin as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
+
+async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
