@@ -4,7 +4,16 @@ import { UsageError } from './options.ts';
 const commands: Record<
   string,
   { summary: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> }
-> = {};
+> = {
+  operator: {
+    summary: 'run the Kubernetes operator (ModelDeployment, InferenceJob)',
+    load: () => import('./commands/operator.ts'),
+  },
+  'fetch-model': {
+    summary: 'download a model and verify its sha256 (init container)',
+    load: () => import('./commands/fetch-model.ts'),
+  },
+};
 
 const usage = (): string =>
   [

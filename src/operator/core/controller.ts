@@ -41,6 +41,10 @@ export class Controller {
     });
   }
 
+  get name(): string {
+    return this.options.name;
+  }
+
   enqueue(key: string): void {
     this.queue.add(key);
   }

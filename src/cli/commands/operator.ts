@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
+import { z } from 'zod';
+import { createLogger } from '../../log.ts';
+import { controllers } from '../../operator/controllers.ts';
+import { Operator } from '../../operator/manager.ts';
+import { defaultPredictorConfig } from '../../operator/modeldeployment/desired.ts';
+import { booleanFlag, parseOptions } from '../options.ts';
+
+const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+export const OperatorOptionsSchema = z.object({
+  namespaces: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name'))),
+  metricsPort: z.coerce.number().int().min(0).max(65535).default(8081),
+  metricsHost: z.string().default('0.0.0.0'),
+  leaderElect: booleanFlag().default(false),
+  leaseNamespace: z.string().optional(),
+  leaseName: z.string().default('kinfer-operator'),
+  leaseDurationSeconds: z.coerce.number().int().min(2).max(300).default(15),
+  image: z.string().min(1).default(defaultPredictorConfig.image),
+  imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
+  builtinModelsDir: z.string().min(1).default(defaultPredictorConfig.builtinModelsDir),
+  concurrency: z.coerce.number().int().min(1).max(64).default(8),
+  resyncSeconds: z.coerce.number().int().min(0).default(600),
+  watchTimeoutSeconds: z.coerce.number().int().min(1).max(3600).default(300),
+});
+
+/** `kinfer operator`: in-cluster config, or KUBECONFIG / ~/.kube/config beside the cluster. */
+export async function run(argv: string[]): Promise<void> {
+  const { options } = parseOptions(OperatorOptionsSchema, argv);
+  const log = createLogger('operator');
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault();
+  const leaseNamespace = options.leaseNamespace ?? inClusterNamespace() ?? options.namespaces[0] ?? 'default';
+  const renewDeadlineMs = Math.round(options.leaseDurationSeconds * 1000 * (2 / 3));
+  const operator = new Operator(
+    {
+      kubeConfig,
+      namespaces: options.namespaces,
+      metricsPort: options.metricsPort,
+      metricsHost: options.metricsHost,
+      leaderElect: options.leaderElect,
+      leaseNamespace,
+      leaseName: options.leaseName,
+      leaseDurationSeconds: options.leaseDurationSeconds,
+      renewDeadlineMs,
+      retryPeriodMs: Math.max(500, Math.round(renewDeadlineMs / 5)),
+      concurrency: options.concurrency,
+      resyncMs: options.resyncSeconds * 1000,
+      watchTimeoutSeconds: options.watchTimeoutSeconds,
+      predictor: {
+        ...defaultPredictorConfig,
+        image: options.image,
+        imagePullPolicy: options.imagePullPolicy,
+        builtinModelsDir: options.builtinModelsDir,
+      },
+      logger: log,
+    },
+    controllers,
+  );
+  let exitCode = 0;
+  const shutdown = (signal: string) => {
+    log.info({ event: 'operator.signal', signal }, 'shutting down: finishing reconciles in flight');
+    void operator.stop().then(() => process.exit(exitCode));
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  void operator.lost.then(() => {
+    // Another replica may already be reconciling: stop at once rather than write beside it.
+    log.error({ event: 'operator.leadership_lost' }, 'lost the leader lease; exiting');
+    exitCode = 1;
+    shutdown('leadership-lost');
+  });
+  log.info(
+    {
+      event: 'operator.starting',
+      server: kubeConfig.getCurrentCluster()?.server,
+      leaderElect: options.leaderElect,
+      leaseNamespace,
+      metricsPort: options.metricsPort,
+    },
+    'starting operator',
+  );
+  await operator.start();
+  const address = operator.metricsAddress;
+  if (address)
+    log.info({ event: 'operator.listening', port: address.port }, 'serving /healthz, /readyz, /metrics');
+  // Keep running until a signal arrives.
+  await new Promise<never>(() => {});
+}
+
+function inClusterNamespace(): string | undefined {
+  try {
+    return readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}

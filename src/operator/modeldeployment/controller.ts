@@ -1,0 +1,58 @@
+import { Controller } from '../core/controller.ts';
+import type { InformerEvent } from '../core/informer.ts';
+import { controllerOf, Deployments, type KubeObject, keyOf, Pods, Services } from '../core/resources.ts';
+import type { OperatorContext } from '../manager.ts';
+import { MANAGED_BY } from './desired.ts';
+import { ModelDeploymentReconciler, ModelDeployments } from './reconciler.ts';
+
+/** Children are cached by label, so the operator never holds every Deployment of the cluster. */
+const childSelector = `app.kubernetes.io/managed-by=${MANAGED_BY},app.kubernetes.io/component=predictor`;
+const podSelector = 'app.kubernetes.io/name=kinfer,app.kubernetes.io/component=predictor';
+
+/**
+ * Wires the ModelDeployment reconciler: its own objects by key, owned Deployments and Services
+ * through their controller owner reference, pods through their instance label (a pod's owner is
+ * a ReplicaSet, not the ModelDeployment).
+ */
+export function modelDeploymentController(ctx: OperatorContext): Controller {
+  const modelDeployments = ctx.cache(ModelDeployments);
+  const deployments = ctx.cache(Deployments, { labelSelector: childSelector });
+  const services = ctx.cache(Services, { labelSelector: childSelector });
+  const pods = ctx.cache(Pods, { labelSelector: podSelector });
+  const reconciler = new ModelDeploymentReconciler({
+    client: ctx.client,
+    informers: { modelDeployments, deployments, services, pods },
+    recorder: ctx.recorder,
+    config: ctx.options.predictor,
+    logger: ctx.logger('operator.modeldeployment'),
+  });
+  const controller = new Controller({
+    name: 'ModelDeployment',
+    reconcile: (key) => reconciler.reconcile(key),
+    concurrency: ctx.options.concurrency ?? 8,
+    resyncMs: ctx.options.resyncMs ?? 10 * 60_000,
+    keys: () => modelDeployments.list().map((md) => keyOf(md.metadata)),
+    ...ctx.controllerHooks('ModelDeployment'),
+  });
+  modelDeployments.onEvent(({ object }) => controller.enqueue(keyOf(object.metadata)));
+  const toOwner = ({ object }: InformerEvent<KubeObject>) => {
+    const owner = controllerOf(object.metadata);
+    if (owner?.kind === ModelDeployments.kind && owner.apiVersion.startsWith(`${ModelDeployments.group}/`)) {
+      controller.enqueue(keyOf({ namespace: object.metadata.namespace, name: owner.name }));
+    }
+  };
+  deployments.onEvent(toOwner);
+  services.onEvent(toOwner);
+  pods.onEvent(({ object, old }) => {
+    // Only what status reads: a pod's status, or its coming and going.
+    if (
+      old &&
+      JSON.stringify(old.status) === JSON.stringify(object.status) &&
+      !object.metadata.deletionTimestamp
+    )
+      return;
+    const instance = object.metadata.labels?.['app.kubernetes.io/instance'];
+    if (instance) controller.enqueue(keyOf({ namespace: object.metadata.namespace, name: instance }));
+  });
+  return controller;
+}

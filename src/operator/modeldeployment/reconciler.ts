@@ -1,0 +1,237 @@
+import type { V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
+import { ModelDeploymentSpecSchema, modelDeploymentResource } from '../../api/modeldeployment.ts';
+import type { Logger } from '../../log.ts';
+import { applyObject, applyStatus, isSubset } from '../core/apply.ts';
+import type { ObjectCache } from '../core/cache.ts';
+import { ApiError, isNotFound, type KubeClient } from '../core/client.ts';
+import { type Condition, conditionTransitions } from '../core/conditions.ts';
+import type { ReconcileResult } from '../core/controller.ts';
+import type { EventRecorder } from '../core/events.ts';
+import { describe } from '../core/informer.ts';
+import {
+  controllerOf,
+  Deployments,
+  type KubeObject,
+  type ResourceType,
+  Services,
+  splitKey,
+} from '../core/resources.ts';
+import {
+  desiredDeployment,
+  desiredService,
+  type ParsedModelDeployment,
+  type PredictorConfig,
+} from './desired.ts';
+import { computeStatus, type ReconcileProblem } from './status.ts';
+
+export const ModelDeployments: ResourceType = {
+  group: modelDeploymentResource.group,
+  version: modelDeploymentResource.version,
+  plural: modelDeploymentResource.plural,
+  kind: modelDeploymentResource.kind,
+  namespaced: true,
+};
+
+export interface ModelDeploymentInformers {
+  modelDeployments: ObjectCache;
+  deployments: ObjectCache;
+  services: ObjectCache;
+  pods: ObjectCache;
+}
+
+export interface ReconcilerDeps {
+  client: KubeClient;
+  informers: ModelDeploymentInformers;
+  recorder: EventRecorder;
+  config: PredictorConfig;
+  logger?: Logger;
+  now?: () => Date;
+}
+
+/**
+ * One pass over one ModelDeployment, as an ordered list of small steps:
+ * read it from the cache → parse its spec → build the desired children (pure) → apply each one
+ * that differs from what the apiserver has (server-side apply, controller owner reference) →
+ * compute the status from what was observed (pure) → write it only if it changed → record an
+ * Event per condition transition. Children of a deleted ModelDeployment go by garbage
+ * collection (owner references), so there is no finalizer.
+ */
+export class ModelDeploymentReconciler {
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  async reconcile(key: string): Promise<ReconcileResult | undefined> {
+    const { informers } = this.deps;
+    const raw = informers.modelDeployments.get(key);
+    if (!raw || raw.metadata.deletionTimestamp) return undefined;
+
+    const parsed = ModelDeploymentSpecSchema.safeParse(raw.spec);
+    let problem: ReconcileProblem | undefined;
+    let deployment = informers.deployments.get(key) as V1Deployment | undefined;
+    let service = informers.services.get(key) as V1Service | undefined;
+    let retry: unknown;
+
+    if (!parsed.success) {
+      problem = {
+        reason: 'InvalidSpec',
+        message: parsed.error.issues
+          .map((issue) => `spec.${issue.path.join('.')}: ${issue.message}`)
+          .join('; '),
+      };
+    }
+    const md = { ...raw, spec: parsed.success ? parsed.data : raw.spec } as ParsedModelDeployment;
+
+    if (!problem) {
+      const steps: [ResourceType, KubeObject, KubeObject | undefined, (applied: KubeObject) => void][] = [
+        [
+          Deployments,
+          desiredDeployment(md, this.deps.config) as KubeObject,
+          deployment as KubeObject | undefined,
+          (o) => {
+            deployment = o as V1Deployment;
+          },
+        ],
+        [
+          Services,
+          desiredService(md) as KubeObject,
+          service as KubeObject | undefined,
+          (o) => {
+            service = o as V1Service;
+          },
+        ],
+      ];
+      for (const [type, desired, observed, store] of steps) {
+        const outcome = await this.ensure(md, type, desired, observed);
+        if ('problem' in outcome) {
+          problem = outcome.problem;
+          retry = outcome.retry;
+          break;
+        }
+        if (outcome.applied) store(outcome.applied);
+      }
+    }
+
+    const { namespace, name } = splitKey(key);
+    const pods = informers.pods.list(
+      (pod) =>
+        pod.metadata.namespace === namespace && pod.metadata.labels?.['app.kubernetes.io/instance'] === name,
+    ) as V1Pod[];
+    const now = this.deps.now?.() ?? new Date();
+    const status = computeStatus(md, { deployment, service, pods, problem }, now);
+    await this.writeStatus(md, status);
+    // A transient failure (apiserver unavailable, conflict) goes back to the queue's backoff,
+    // after the status says what went wrong.
+    if (retry) throw retry;
+    return undefined;
+  }
+
+  /** Applies `desired` unless the apiserver's copy already has every field we set. */
+  private async ensure(
+    md: ParsedModelDeployment,
+    type: ResourceType,
+    desired: KubeObject,
+    observed: KubeObject | undefined,
+  ): Promise<{ applied?: KubeObject } | { problem: ReconcileProblem; retry?: unknown }> {
+    const owner = observed ? controllerOf(observed.metadata) : undefined;
+    if (observed && owner?.uid !== md.metadata.uid) {
+      // Someone else's object of the same name: taking it over would destroy their workload.
+      return {
+        problem: {
+          reason: 'ChildConflict',
+          message: `${type.kind} ${observed.metadata.name} exists and is not controlled by this ModelDeployment (controller: ${owner ? `${owner.kind}/${owner.name}` : 'none'})`,
+        },
+      };
+    }
+    if (observed && isSubset(desired, observed)) return {};
+    const started = performance.now();
+    try {
+      const applied = await applyObject(this.deps.client, type, desired);
+      const verb = observed ? 'Updated' : 'Created';
+      this.deps.logger?.info(
+        {
+          event: `child.${verb.toLowerCase()}`,
+          kind: type.kind,
+          object: `${desired.metadata.namespace}/${desired.metadata.name}`,
+          elapsedMs: Math.round(performance.now() - started),
+        },
+        `${verb.toLowerCase()} ${type.kind}`,
+      );
+      void this.deps.recorder.record(md, 'Normal', verb, `${verb} ${type.kind} ${desired.metadata.name}`);
+      return { applied };
+    } catch (error) {
+      const permanent = error instanceof ApiError && [400, 403, 422].includes(error.statusCode);
+      return {
+        problem: {
+          reason: 'ApplyFailed',
+          message: `apply ${type.kind} ${desired.metadata.name}: ${describe(error)}`,
+        },
+        ...(permanent ? {} : { retry: error }),
+      };
+    }
+  }
+
+  private async writeStatus(
+    md: ParsedModelDeployment,
+    status: ReturnType<typeof computeStatus>,
+  ): Promise<void> {
+    const before = md.status as { conditions?: Condition[] } | undefined;
+    if (deepEqual(normalize(before ?? {}), normalize(status))) return;
+    try {
+      await applyStatus(this.deps.client, ModelDeployments, {
+        apiVersion: md.apiVersion,
+        kind: md.kind,
+        metadata: { name: md.metadata.name ?? '', namespace: md.metadata.namespace ?? '' },
+        status,
+      });
+    } catch (error) {
+      if (isNotFound(error)) return; // deleted meanwhile: nothing left to report on
+      throw error;
+    }
+    for (const transition of conditionTransitions(
+      before?.conditions,
+      (status.conditions ?? []) as Condition[],
+    )) {
+      const event = eventFor(transition.type, transition.from, transition.to);
+      if (event) void this.deps.recorder.record(md, event.type, event.reason, transition.to.message);
+    }
+  }
+}
+
+/** The Event a condition transition deserves, if any (Unknown states are not news). */
+function eventFor(
+  type: string,
+  from: Condition['status'] | undefined,
+  to: Condition,
+): { type: 'Normal' | 'Warning'; reason: string } | undefined {
+  if (to.status === 'Unknown') return undefined;
+  if (type === 'Ready')
+    return to.status === 'True'
+      ? { type: 'Normal', reason: 'Ready' }
+      : from === 'True'
+        ? { type: 'Warning', reason: 'NotReady' }
+        : undefined;
+  if (type === 'Degraded')
+    return to.status === 'True'
+      ? { type: 'Warning', reason: to.reason }
+      : from === 'True'
+        ? { type: 'Normal', reason: 'Recovered' }
+        : undefined;
+  if (type === 'Progressing' && to.status === 'True') return { type: 'Normal', reason: to.reason };
+  return undefined;
+}
+
+const normalize = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
+
+/** Structural equality of JSON values, ignoring key order. */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((item, i) => deepEqual(item, b[i]));
+  const keysA = Object.keys(a);
+  const keysB = Object.keys(b);
+  return (
+    keysA.length === keysB.length &&
+    keysA.every((key) => deepEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]))
+  );
+}
