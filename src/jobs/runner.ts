@@ -12,8 +12,6 @@ export interface RunnerOptions {
   name: string;
   namespace: string;
   spec: Pick<InferenceJobSpec, 'batchSize' | 'previewIntervalMs'>;
-  /** The ModelDeployment's V2 infer URL, `.../v2/models/<model>/infer`. */
-  modelEndpoint: string;
   /** Batch requests in flight at once. */
   concurrency?: number;
   /** How often a `progress` message goes out while images are being classified. */
@@ -79,12 +77,18 @@ export class JobRunner {
     };
   }
 
-  /** Runs the job to its end; resolves with the outcome, never rejects. */
-  async run(load: () => Promise<LoadedInput>): Promise<'Succeeded' | 'Failed'> {
+  /**
+   * Runs the job to its end; resolves with the outcome, never rejects. `prepare` loads the input
+   * and finds the model's V2 infer URL (`.../v2/models/<model>/infer`); its failure fails the job.
+   */
+  async run(
+    prepare: () => Promise<{ input: LoadedInput; modelEndpoint: string }>,
+  ): Promise<'Succeeded' | 'Failed'> {
     let input: LoadedInput;
+    let modelEndpoint: string;
     const loadStart = performance.now();
     try {
-      input = await load();
+      ({ input, modelEndpoint } = await prepare());
       if (input.count === 0) throw new JobFailure('input_invalid', 'the input holds no images');
     } catch (error) {
       return this.fail(error, 'input_invalid');
@@ -118,7 +122,7 @@ export class JobRunner {
     const previewTimer = setInterval(publishPreview, this.options.spec.previewIntervalMs);
     try {
       await sendBatches(input.images, input.count, {
-        endpoint: this.options.modelEndpoint,
+        endpoint: modelEndpoint,
         batchSize: this.options.spec.batchSize,
         concurrency: this.options.concurrency ?? 4,
         policy: this.options.retry ?? defaultRetryPolicy,

@@ -87,6 +87,10 @@ export function buildJobServer(runner: JobRunner, options: JobServerOptions = {}
   app.addHook('onClose', async () => {
     clearInterval(flush);
     for (const ws of sockets) ws.close(jobCloseCodes.goingAway, 'runner shutting down');
+    // Clients get a moment for the close handshake; the rest are cut off.
+    const deadline = Date.now() + 1000;
+    while (sockets.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const ws of sockets) ws.terminate();
     wss.close();
   });
   return app;

@@ -1,0 +1,277 @@
+import type { V1Job } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { parseInferenceJob } from '../../../src/api/index.ts';
+import type { JobSnapshot } from '../../../src/api/jobs.ts';
+import {
+  defaultRunnerConfig,
+  desiredJob,
+  desiredService,
+  type ParsedInferenceJob,
+} from '../../../src/operator/inferencejob/desired.ts';
+import { computeStatus, type Observed, reasonOf } from '../../../src/operator/inferencejob/status.ts';
+
+const now = new Date('2026-11-22T00:00:00Z');
+
+function job(overrides: Record<string, unknown> = {}): ParsedInferenceJob {
+  return parseInferenceJob({
+    apiVersion: 'kinfer.dev/v1alpha1',
+    kind: 'InferenceJob',
+    metadata: { name: 'digits', namespace: 'ml', uid: 'u-1', generation: 1 },
+    spec: { modelDeploymentRef: { name: 'mnist' }, input: { dataset: 'mnist-test', limit: 100 } },
+    ...overrides,
+  }) as ParsedInferenceJob;
+}
+
+const readyModel = {
+  found: true as const,
+  ready: true,
+  reason: 'Ready',
+  message: '',
+  infer: 'http://mnist.ml.svc.cluster.local:8080/v2/models/mnist-cnn/infer',
+};
+const runningJob: V1Job = {
+  metadata: { name: 'digits', creationTimestamp: new Date('2026-11-21T23:59:00Z') },
+  status: { active: 1, startTime: new Date('2026-11-21T23:59:01Z') },
+};
+const snapshot = (overrides: Partial<JobSnapshot> = {}): JobSnapshot => ({
+  name: 'digits',
+  namespace: 'ml',
+  phase: 'Running',
+  progress: { processed: 40, total: 100, percent: 40 },
+  seq: 7,
+  startTime: '2026-11-21T23:59:02.500Z',
+  ...overrides,
+});
+const condition = (status: ReturnType<typeof computeStatus>, type: string) =>
+  status.conditions?.find((c) => c.type === type);
+
+describe('computeStatus', () => {
+  it('waits with a reason while the ModelDeployment is missing or not Ready', () => {
+    const missing = computeStatus(job(), { model: { found: false }, job: undefined, runner: undefined }, now);
+    expect(missing.phase).toBe('Pending');
+    expect(condition(missing, 'Ready')).toMatchObject({ status: 'False', reason: 'ModelDeploymentNotFound' });
+    expect(condition(missing, 'Succeeded')).toMatchObject({ status: 'Unknown', reason: 'WaitingForModel' });
+    const notReady = computeStatus(
+      job(),
+      {
+        model: { found: true, ready: false, reason: 'Progressing', message: '0/2 ready', infer: undefined },
+        job: undefined,
+        runner: undefined,
+      },
+      now,
+    );
+    expect(condition(notReady, 'Ready')).toMatchObject({ reason: 'ModelDeploymentNotReady' });
+    expect(condition(notReady, 'Ready')?.message).toContain('0/2 ready');
+    expect(notReady.previewEndpoint).toBeUndefined();
+  });
+
+  it('follows the runner: Ready while it serves, progress copied', () => {
+    const status = computeStatus(
+      job(),
+      { model: readyModel, job: runningJob, runner: { reachable: true, snapshot: snapshot() } },
+      now,
+    );
+    expect(status.phase).toBe('Running');
+    expect(status.previewEndpoint).toBe('ws://digits-preview.ml.svc.cluster.local:8080/ws/jobs/digits');
+    expect(status.progress).toEqual({ processed: 40, total: 100, percent: 40 });
+    expect(status.startTime).toBe('2026-11-21T23:59:02Z');
+    expect(condition(status, 'Ready')).toMatchObject({
+      status: 'True',
+      reason: 'RunnerServing',
+      observedGeneration: 1,
+    });
+    expect(condition(status, 'Succeeded')?.status).toBe('Unknown');
+  });
+
+  it('succeeds with the runner result and then stays final', () => {
+    const result = {
+      classCounts: [10, 10, 10, 10, 10, 10, 10, 10, 10, 10],
+      accuracy: 0.99,
+      labelled: 100,
+      imagesPerSecond: 5000,
+      latencyMs: { p50: 3, p99: 9 },
+      retries: 2,
+      durationMs: 20,
+    };
+    const done = computeStatus(
+      job(),
+      {
+        model: readyModel,
+        job: runningJob,
+        runner: {
+          reachable: true,
+          snapshot: snapshot({
+            phase: 'Succeeded',
+            progress: { processed: 100, total: 100, percent: 100 },
+            result,
+            completionTime: '2026-11-21T23:59:30.000Z',
+          }),
+        },
+      },
+      now,
+    );
+    expect(done.phase).toBe('Succeeded');
+    expect(done.result).toEqual({
+      classCounts: result.classCounts,
+      accuracy: 0.99,
+      imagesPerSecond: 5000,
+      latencyMs: { p50: 3, p99: 9 },
+    });
+    expect(done.completionTime).toBe('2026-11-21T23:59:30Z');
+    expect(condition(done, 'Succeeded')).toMatchObject({ status: 'True', reason: 'Completed' });
+    expect(condition(done, 'Ready')?.status).toBe('False');
+    const later = computeStatus(
+      job({ status: done }),
+      { model: { found: false }, job: undefined, runner: { reachable: false, reason: 'gone' } },
+      now,
+    );
+    expect(later).toEqual(done);
+  });
+
+  it('fails with the runner error code as the reason', () => {
+    const status = computeStatus(
+      job(),
+      {
+        model: readyModel,
+        job: runningJob,
+        runner: {
+          reachable: true,
+          snapshot: snapshot({
+            phase: 'Failed',
+            error: { code: 'model_unavailable', message: 'batch 3 failed' },
+          }),
+        },
+      },
+      now,
+    );
+    expect(status.phase).toBe('Failed');
+    expect(condition(status, 'Succeeded')).toMatchObject({
+      status: 'False',
+      reason: 'ModelUnavailable',
+      message: 'batch 3 failed',
+    });
+  });
+
+  it("fails a crashed Job with the pod's reason", () => {
+    const failed: V1Job = {
+      ...runningJob,
+      status: {
+        failed: 3,
+        conditions: [
+          {
+            type: 'Failed',
+            status: 'True',
+            reason: 'BackoffLimitExceeded',
+            message: 'Job has reached the specified backoff limit',
+            lastTransitionTime: new Date('2026-11-21T23:59:40Z'),
+          },
+        ],
+      },
+    };
+    const pods = [
+      {
+        metadata: { name: 'digits-abc' },
+        status: {
+          phase: 'Failed',
+          containerStatuses: [
+            {
+              name: 'runner',
+              image: 'x',
+              imageID: '',
+              ready: false,
+              restartCount: 0,
+              state: { terminated: { exitCode: 137, reason: 'OOMKilled' } },
+            },
+          ],
+        },
+      },
+    ];
+    const status = computeStatus(
+      job(),
+      {
+        model: readyModel,
+        job: failed,
+        pods: pods as Observed['pods'],
+        runner: { reachable: false, reason: 'ECONNREFUSED' },
+      },
+      now,
+    );
+    expect(status.phase).toBe('Failed');
+    expect(condition(status, 'Succeeded')).toMatchObject({ status: 'False', reason: 'OOMKilled' });
+    expect(condition(status, 'Succeeded')?.message).toContain('backoff limit');
+    expect(condition(status, 'Succeeded')?.message).toContain('exited with code 137');
+    expect(status.completionTime).toBe('2026-11-21T23:59:40Z');
+  });
+
+  it('says why the runner is not Ready while it cannot be reached', () => {
+    const status = computeStatus(
+      job(),
+      { model: readyModel, job: runningJob, runner: { reachable: false, reason: 'connect ECONNREFUSED' } },
+      now,
+    );
+    expect(condition(status, 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'RunnerNotReachable',
+      message: 'connect ECONNREFUSED',
+    });
+    expect(status.phase).toBe('Running');
+  });
+
+  it('spells runner error codes as condition reasons', () => {
+    expect(reasonOf('input_invalid')).toBe('InputInvalid');
+  });
+});
+
+describe('desired objects', () => {
+  it('runs kinfer job with the spec in the environment, restricted and owned', () => {
+    const ij = job({
+      spec: {
+        modelDeploymentRef: { name: 'mnist' },
+        input: { configMap: { name: 'digits', key: 'images.idx' } },
+        backoffLimit: 1,
+      },
+    });
+    const desired = desiredJob(ij, readyModel.infer, defaultRunnerConfig);
+    expect(desired.metadata?.ownerReferences?.[0]).toMatchObject({
+      kind: 'InferenceJob',
+      name: 'digits',
+      uid: 'u-1',
+      controller: true,
+    });
+    expect(desired.spec).toMatchObject({
+      backoffLimit: 1,
+      activeDeadlineSeconds: 600,
+      ttlSecondsAfterFinished: 3600,
+    });
+    const pod = desired.spec!.template.spec!;
+    expect(pod.automountServiceAccountToken).toBe(false);
+    const container = pod.containers[0]!;
+    expect(container.args).toEqual(['job']);
+    const env = Object.fromEntries(container.env!.map((e) => [e.name, e.value]));
+    expect(JSON.parse(env.KINFER_SPEC!)).toEqual(ij.spec);
+    expect(env.KINFER_MODEL_ENDPOINT).toBe(readyModel.infer);
+    expect(env.KINFER_INPUT_FILE).toBe('/var/run/kinfer/input/input');
+    expect(pod.volumes?.find((v) => v.name === 'input')?.configMap).toEqual({
+      name: 'digits',
+      items: [{ key: 'images.idx', path: 'input' }],
+    });
+    expect(container.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+    });
+    expect(JSON.stringify(desiredJob(ij, readyModel.infer, defaultRunnerConfig))).toBe(
+      JSON.stringify(desired),
+    );
+  });
+
+  it('puts a Service named NAME-preview in front of the runner pod', () => {
+    const service = desiredService(job());
+    expect(service.metadata?.name).toBe('digits-preview');
+    expect(service.spec?.ports).toEqual([
+      { name: 'preview', port: 8080, targetPort: 'preview', protocol: 'TCP' },
+    ]);
+    const labels = desiredJob(job(), readyModel.infer, defaultRunnerConfig).spec!.template.metadata!.labels!;
+    for (const [key, value] of Object.entries(service.spec!.selector!)) expect(labels[key]).toBe(value);
+  });
+});
