@@ -35,11 +35,11 @@ export const PingMessage = z.object({ type: z.literal('ping'), id: MessageId.opt
 
 /** 784 pixels, row-major 28x28, 0..255 or 0..1 (as `POST /v1/predict`). */
 export const Pixels = z.array(z.number().min(0).max(255)).length(784);
-/** A base64 PNG of any size; preprocessed like a drawing. */
+/** A base64 PNG of any size (a `data:image/png;base64,` prefix is accepted); preprocessed like a drawing. */
 export const Base64Png = z
   .string()
   .min(1)
-  .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'expected base64');
+  .regex(/^(data:image\/png;base64,)?[A-Za-z0-9+/]+={0,2}$/, 'expected base64 PNG data');
 
 export const PredictMessage = z
   .object({

@@ -9,6 +9,10 @@ const commands: Record<
     summary: 'run the Kubernetes operator (ModelDeployment, InferenceJob)',
     load: () => import('./commands/operator.ts'),
   },
+  predict: {
+    summary: 'classify PNG files with a running runtime (table or --json)',
+    load: () => import('./commands/predict.ts'),
+  },
   'fetch-model': {
     summary: 'download a model and verify its sha256 (init container)',
     load: () => import('./commands/fetch-model.ts'),

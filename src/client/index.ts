@@ -19,6 +19,7 @@ export { ClientError, ConnectionClosedError, HttpError, RequestTimeoutError, Ser
 export {
   type ModelMetadata,
   type PredictInput,
+  type PredictManyResult,
   type PredictResult,
   RestClient,
   type RestClientOptions,

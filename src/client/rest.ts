@@ -1,19 +1,12 @@
+import type { PredictInstance, PredictManyResponse, PredictResponse } from '../api/predict.ts';
 import { ClientError, HttpError, RequestTimeoutError } from './errors.ts';
 
 /** One input of `POST /v1/predict` (design.md): 784 pixels, a base64 PNG, or strokes. */
-export type PredictInput =
-  | { pixels: number[] }
-  | { image: string }
-  | { strokes: { x: number; y: number }[][]; width: number; height: number };
-
-/** One answer of `POST /v1/predict`. */
-export interface PredictResult {
-  prediction: number;
-  confidence: number;
-  probabilities: number[];
-  model: { name: string; sha256: string };
-  latencyMs: number;
-}
+export type PredictInput = PredictInstance;
+/** The answer of `POST /v1/predict` for one input. */
+export type PredictResult = PredictResponse;
+/** The answer of `POST /v1/predict` for `instances`: one prediction per input, in order. */
+export type PredictManyResult = PredictManyResponse;
 
 /** KServe V2 model metadata (`GET /v2/models/{model}`). */
 export interface ModelMetadata {
@@ -50,11 +43,8 @@ export class RestClient {
   }
 
   /** Several inputs in one request (`instances`), answered in order. */
-  async predictMany(inputs: PredictInput[]): Promise<PredictResult[]> {
-    const body = (await this.call('POST', '/v1/predict', { instances: inputs })) as {
-      predictions: PredictResult[];
-    };
-    return body.predictions;
+  predictMany(inputs: PredictInput[]): Promise<PredictManyResult> {
+    return this.call('POST', '/v1/predict', { instances: inputs }) as Promise<PredictManyResult>;
   }
 
   /**

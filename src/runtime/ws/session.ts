@@ -237,7 +237,7 @@ export class Session {
 
   private renderPredictInput(message: PredictMessage): Float32Array {
     if (message.pixels) return this.preprocess.fromPixels(message.pixels);
-    const png = Buffer.from(message.image ?? '', 'base64');
+    const png = Buffer.from((message.image ?? '').replace(/^data:image\/png;base64,/, ''), 'base64');
     try {
       return this.preprocess.fromPng(png);
     } catch (error) {
