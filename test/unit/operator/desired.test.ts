@@ -1,0 +1,221 @@
+import { describe, expect, it } from 'vitest';
+import { isSubset } from '../../../src/operator/core/apply.ts';
+import {
+  defaultPredictorConfig,
+  desiredDeployment,
+  desiredService,
+  selectorString,
+} from '../../../src/operator/modeldeployment/desired.ts';
+import { md } from './fixtures.ts';
+
+const sha = 'a'.repeat(64);
+
+const builtin = { model: { name: 'mnist-cnn', source: { builtin: 'mnist-cnn' } } };
+const env = (deployment: ReturnType<typeof desiredDeployment>) =>
+  Object.fromEntries(
+    (deployment.spec?.template.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]),
+  );
+
+describe('desiredDeployment', () => {
+  it('labels, selects and owns its pods', () => {
+    const deployment = desiredDeployment(md(builtin), defaultPredictorConfig);
+    const selector = {
+      'app.kubernetes.io/name': 'kinfer',
+      'app.kubernetes.io/instance': 'mnist',
+      'app.kubernetes.io/component': 'predictor',
+    };
+    expect(deployment.metadata).toMatchObject({
+      name: 'mnist',
+      namespace: 'ml',
+      labels: { ...selector, 'app.kubernetes.io/managed-by': 'kinfer-operator' },
+      ownerReferences: [
+        {
+          apiVersion: 'kinfer.dev/v1alpha1',
+          kind: 'ModelDeployment',
+          name: 'mnist',
+          uid: 'uid-1',
+          controller: true,
+        },
+      ],
+    });
+    expect(deployment.spec?.selector.matchLabels).toEqual(selector);
+    expect(deployment.spec?.template.metadata?.labels).toMatchObject(selector);
+    expect(selectorString('mnist')).toBe(
+      'app.kubernetes.io/component=predictor,app.kubernetes.io/instance=mnist,app.kubernetes.io/name=kinfer',
+    );
+  });
+
+  it('probes readiness on the V2 ready endpoint and liveness on /healthz, on the spec port', () => {
+    const deployment = desiredDeployment(md({ ...builtin, server: { port: 9000 } }), defaultPredictorConfig);
+    const container = deployment.spec!.template.spec!.containers[0]!;
+    expect(container.readinessProbe?.httpGet).toEqual({ path: '/v2/health/ready', port: 'http' });
+    expect(container.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    expect(container.ports).toEqual([{ name: 'http', containerPort: 9000, protocol: 'TCP' }]);
+    expect(env(deployment).KINFER_PORT).toBe('9000');
+  });
+
+  it('runs under the restricted pod security standard', () => {
+    const pod = desiredDeployment(md(builtin), defaultPredictorConfig).spec!.template.spec!;
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(pod.automountServiceAccountToken).toBe(false);
+    for (const container of [...(pod.initContainers ?? []), ...pod.containers]) {
+      expect(container.securityContext).toMatchObject({
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+        runAsNonRoot: true,
+        readOnlyRootFilesystem: true,
+      });
+    }
+  });
+
+  it.each([
+    {
+      what: 'builtin model from the image path',
+      spec: builtin,
+      model: '/app/models/mnist-cnn/model.onnx',
+      init: undefined,
+      volume: undefined,
+    },
+    {
+      what: 'uri through the fetch-model init container with its sha256',
+      spec: { model: { name: 'digits', source: { uri: 'https://example.com/m.onnx' }, sha256: sha } },
+      model: '/models/model.onnx',
+      init: [
+        'fetch-model',
+        '--uri',
+        'https://example.com/m.onnx',
+        '--sha256',
+        sha,
+        '--out',
+        '/models/model.onnx',
+      ],
+      volume: { name: 'model', emptyDir: { sizeLimit: '1Gi' } },
+    },
+    {
+      what: 'configMap mounted as a volume',
+      spec: { model: { name: 'digits', source: { configMap: { name: 'weights', key: 'cnn.onnx' } } } },
+      model: '/models/model.onnx',
+      init: undefined,
+      volume: {
+        name: 'model',
+        configMap: { name: 'weights', items: [{ key: 'cnn.onnx', path: 'model.onnx' }] },
+      },
+    },
+  ])('model source: $what', ({ spec, model, init, volume }) => {
+    const deployment = desiredDeployment(md(spec), defaultPredictorConfig);
+    const pod = deployment.spec!.template.spec!;
+    expect(env(deployment).KINFER_MODEL).toBe(model);
+    expect(pod.initContainers?.[0]?.args).toEqual(init);
+    expect(pod.volumes?.find((v) => v.name === 'model')).toEqual(volume);
+  });
+
+  it('passes batching and server settings to kinfer runtime as KINFER_* variables', () => {
+    const deployment = desiredDeployment(
+      md({
+        ...builtin,
+        model: { ...builtin.model, sha256: sha },
+        batching: { maxBatchSize: 64, maxDelayMs: 5 },
+        server: { maxConnections: 50, authSecretRef: { name: 'token' } },
+      }),
+      defaultPredictorConfig,
+    );
+    expect(deployment.spec!.template.spec!.containers[0]!.args).toEqual(['runtime']);
+    expect(env(deployment)).toMatchObject({
+      KINFER_MODEL_NAME: 'mnist-cnn',
+      KINFER_MODEL_SHA256: sha,
+      KINFER_MAX_BATCH_SIZE: '64',
+      KINFER_MAX_DELAY_MS: '5',
+      KINFER_MAX_CONNECTIONS: '50',
+      KINFER_AUTH_TOKEN: { secretKeyRef: { name: 'token', key: 'token' } },
+    });
+  });
+
+  it('takes image, replicas and resources from the spec, else the operator config', () => {
+    const config = { ...defaultPredictorConfig, image: 'registry/kinfer:1' };
+    const defaulted = desiredDeployment(md(builtin), config);
+    expect(defaulted.spec?.replicas).toBe(1);
+    expect(defaulted.spec!.template.spec!.containers[0]!.image).toBe('registry/kinfer:1');
+    expect(defaulted.spec!.template.spec!.containers[0]!.resources).toEqual(
+      defaultPredictorConfig.defaultResources,
+    );
+    const set = desiredDeployment(
+      md({ ...builtin, replicas: 4, image: 'mine:2', resources: { limits: { cpu: 2, memory: '1Gi' } } }),
+      config,
+    );
+    expect(set.spec?.replicas).toBe(4);
+    expect(set.spec!.template.spec!.containers[0]!.image).toBe('mine:2');
+    expect(set.spec!.template.spec!.containers[0]!.resources).toEqual({
+      limits: { cpu: '2', memory: '1Gi' },
+    });
+  });
+
+  it('is deterministic: no timestamps, the same object every time', () => {
+    const a = JSON.stringify(desiredDeployment(md(builtin), defaultPredictorConfig));
+    const b = JSON.stringify(desiredDeployment(md(builtin), defaultPredictorConfig));
+    expect(a).toBe(b);
+    expect(a).not.toMatch(/\d{4}-\d{2}-\d{2}T/);
+  });
+});
+
+describe('desiredService', () => {
+  it('exposes the predictor port by name and selects the pods', () => {
+    const service = desiredService(md({ ...builtin, server: { port: 9000 } }));
+    expect(service.spec).toEqual({
+      type: 'ClusterIP',
+      selector: {
+        'app.kubernetes.io/name': 'kinfer',
+        'app.kubernetes.io/instance': 'mnist',
+        'app.kubernetes.io/component': 'predictor',
+      },
+      ports: [{ name: 'http', port: 9000, targetPort: 'http', protocol: 'TCP' }],
+    });
+    expect(service.metadata?.ownerReferences?.[0]?.uid).toBe('uid-1');
+  });
+});
+
+describe('isSubset (would an apply change anything we own?)', () => {
+  it.each([
+    { what: 'equal', desired: { a: 1 }, observed: { a: 1 }, expected: true },
+    { what: 'server-added fields', desired: { a: 1 }, observed: { a: 1, b: 2 }, expected: true },
+    { what: 'changed value', desired: { a: 1 }, observed: { a: 2 }, expected: false },
+    { what: 'missing field', desired: { a: { b: 1 } }, observed: { a: {} }, expected: false },
+    { what: 'defaulted list items', desired: [{ a: 1 }], observed: [{ a: 1, p: 'TCP' }], expected: true },
+    { what: 'list length', desired: [{ a: 1 }], observed: [{ a: 1 }, { a: 2 }], expected: false },
+    {
+      what: 'canonical quantity',
+      desired: { resources: { cpu: '0.5' } },
+      observed: { resources: { cpu: '500m' } },
+      expected: true,
+    },
+    {
+      what: 'number quantity',
+      desired: { resources: { cpu: '2' } },
+      observed: { resources: { cpu: 2 } },
+      expected: true,
+    },
+    {
+      what: 'binary quantity',
+      desired: { resources: { m: '1024Mi' } },
+      observed: { resources: { m: '1Gi' } },
+      expected: true,
+    },
+    {
+      what: 'different quantity',
+      desired: { resources: { m: '1Gi' } },
+      observed: { resources: { m: '1G' } },
+      expected: false,
+    },
+    {
+      what: 'quantity-looking label',
+      desired: { labels: { v: '1.0' } },
+      observed: { labels: { v: '1' } },
+      expected: false,
+    },
+    { what: 'undefined in desired', desired: { a: undefined, b: 1 }, observed: { b: 1 }, expected: true },
+  ])('$what → $expected', ({ desired, observed, expected }) => {
+    expect(isSubset(desired, observed)).toBe(expected);
+  });
+});
