@@ -5,6 +5,10 @@ const commands: Record<
   string,
   { summary: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> }
 > = {
+  runtime: {
+    summary: 'serve the model over REST (KServe V2, /v1/predict) and WebSocket',
+    load: () => import('./commands/runtime.ts'),
+  },
   operator: {
     summary: 'run the Kubernetes operator (ModelDeployment, InferenceJob)',
     load: () => import('./commands/operator.ts'),

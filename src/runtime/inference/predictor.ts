@@ -7,6 +7,7 @@ import { type ModelSignature, WorkerPool } from './pool.ts';
 
 export { NotReadyError, OverloadedError, ShuttingDownError } from '../errors.ts';
 export type { BatchStats } from './batcher.ts';
+export type { ModelSignature } from './pool.ts';
 
 /**
  * What every caller (REST, WebSocket, jobs) sees: the served model and a `predict` that takes
@@ -17,6 +18,16 @@ export type { BatchStats } from './batcher.ts';
 export interface Predictor {
   readonly model: { name: string; sha256: string };
   predict(images: Float32Array, count: number): Promise<Float32Array>;
+}
+
+/** What the runtime's HTTP layer needs beyond `Predictor`: readiness, the signature, load. */
+export interface ServingPredictor extends Predictor {
+  readonly ready: boolean;
+  readonly loadError: string | undefined;
+  readonly signature: ModelSignature | undefined;
+  readonly queuedImages: number;
+  readonly runningBatches: number;
+  onBatch(observer: (stats: BatchStats) => void): () => void;
 }
 
 export interface PredictorOptions {
@@ -34,7 +45,7 @@ export interface PredictorOptions {
 const log = createLogger('runtime.predictor');
 
 /** The in-process predictor: worker threads owning ORT sessions behind one dynamic batcher. */
-export class LocalPredictor implements Predictor {
+export class LocalPredictor implements ServingPredictor {
   private pool: WorkerPool | undefined;
   private batcher: Batcher | undefined;
   private digest = '';

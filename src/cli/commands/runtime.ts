@@ -1,0 +1,38 @@
+import { createLogger } from '../../log.ts';
+import { loadRuntimeConfig } from '../../runtime/config.ts';
+import { startRuntime } from '../../runtime/server.ts';
+
+/** Longest a graceful shutdown may take before the process exits anyway. */
+const shutdownTimeoutMs = 30_000;
+
+/** `kinfer runtime`: serves the model over REST (and WebSocket) until SIGTERM or SIGINT. */
+export async function run(argv: string[]): Promise<void> {
+  const config = loadRuntimeConfig(argv);
+  const runtime = await startRuntime(config);
+  const log = createLogger('runtime.cli');
+  runtime.ready.catch(() => {
+    // A model that cannot be served is a crash: Kubernetes shows it (CrashLoopBackOff) and the
+    // operator reports the pod's message as Degraded/ModelLoadFailed.
+    process.exitCode = 1;
+    void runtime.close().finally(() => process.exit(1));
+  });
+  const stop = (signal: string) => {
+    log.info({ event: 'signal', signal }, `received ${signal}`);
+    setTimeout(() => {
+      log.error(
+        { event: 'shutdown.timeout', timeoutMs: shutdownTimeoutMs },
+        'shutdown took too long, exiting',
+      );
+      process.exit(1);
+    }, shutdownTimeoutMs).unref();
+    runtime.close().then(
+      () => process.exit(process.exitCode ?? 0),
+      (error: Error) => {
+        log.error({ event: 'shutdown.failed', err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}

@@ -1,0 +1,119 @@
+import { readFileSync } from 'node:fs';
+import cors from '@fastify/cors';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  LogController,
+} from 'fastify';
+import { createLogger } from '../log.ts';
+import type { RuntimeConfig } from './config.ts';
+import { httpStatus, OverloadedError, RuntimeError } from './errors.ts';
+import { installAuth } from './http/auth.ts';
+import { healthRoutes } from './http/health.ts';
+import { installMetrics, type RuntimeMetrics } from './http/metrics.ts';
+import { predictRoutes } from './http/predict.ts';
+import { v2Routes } from './http/v2.ts';
+import type { ServingPredictor } from './inference/predictor.ts';
+
+export interface AppDeps {
+  config: RuntimeConfig;
+  predictor: ServingPredictor;
+  /** The bearer token every route but health requires; no auth when undefined. */
+  authToken?: string | undefined;
+}
+
+/** Shutdown state shared by readiness and the server: once draining, /readyz answers 503. */
+export interface Lifecycle {
+  draining: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    predictor: ServingPredictor;
+    runtimeConfig: RuntimeConfig;
+    metrics: RuntimeMetrics;
+    lifecycle: Lifecycle;
+  }
+}
+
+const version = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/**
+ * Builds the runtime's fastify app without listening: tests `inject` or listen on port 0, the
+ * server file listens and handles signals. Validation is zod's (in the handlers, errors naming the
+ * field); the JSON schemas on routes only feed the OpenAPI document at /docs.
+ */
+export async function buildApp({ config, predictor, authToken }: AppDeps): Promise<FastifyInstance> {
+  const log = createLogger('runtime.http');
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    // One log line per request would cost more than the inference; errors are logged below.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimit,
+    return503OnClosing: true,
+  });
+  app.setValidatorCompiler(() => (data) => ({ value: data }));
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+
+  app.decorate('predictor', predictor);
+  app.decorate('runtimeConfig', config);
+  app.decorate('lifecycle', { draining: false });
+
+  app.setErrorHandler((error: FastifyError | RuntimeError, request, reply) => {
+    if (error instanceof RuntimeError) {
+      const status = httpStatus(error.code);
+      if (error instanceof OverloadedError) reply.header('retry-after', String(error.retryAfterSeconds));
+      if (error.code === 'unauthorized') reply.header('www-authenticate', 'Bearer');
+      if (status >= 500 && error.code === 'inference_failed') {
+        request.log.error(
+          { event: 'request.failed', code: error.code, url: request.url },
+          'inference failed',
+        );
+      }
+      return reply.code(status).send({ error: error.message });
+    }
+    const status = (error as FastifyError).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      // fastify's own client errors (bad JSON, body over the limit, unsupported media type).
+      return reply.code(status).send({ error: error.message });
+    }
+    request.log.error({ event: 'request.failed', err: error, url: request.url }, 'unexpected error');
+    return reply.code(500).send({ error: 'internal server error' });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: `no route for ${request.method} ${request.url.split('?', 1)[0]}` });
+  });
+
+  if (authToken) installAuth(app, authToken);
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, { origin: config.corsOrigins.includes('*') ? true : config.corsOrigins });
+  }
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'kinfer runtime',
+        version,
+        description: 'MNIST digit classifier: KServe V2 and /v1/predict.',
+      },
+      ...(authToken
+        ? {
+            components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+            security: [{ bearer: [] }],
+          }
+        : {}),
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.decorate('metrics', installMetrics(app, predictor));
+  await app.register(healthRoutes, { predictor, draining: () => app.lifecycle.draining });
+  await app.register(v2Routes, { predictor, maxBatch: config.maxV2Batch, serverVersion: version });
+  await app.register(predictRoutes, { predictor, maxInstances: config.maxV2Batch });
+  // The WebSocket plugin (src/runtime/ws) and the demo page (src/web) register here.
+  return app;
+}

@@ -1,0 +1,99 @@
+import type { FastifyInstance } from 'fastify';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { ServingPredictor } from '../inference/predictor.ts';
+
+/** Per-app registry (not prom-client's global one), so several apps can live in one process. */
+export interface RuntimeMetrics {
+  readonly registry: Registry;
+}
+
+const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Prometheus metrics: HTTP requests and latency, batch sizes, queue depth and wait, inference time. */
+export function installMetrics(app: FastifyInstance, predictor: ServingPredictor): RuntimeMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'kinfer_' });
+
+  const requests = new Counter({
+    name: 'kinfer_http_requests_total',
+    help: 'HTTP requests by route template, method and status code',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'kinfer_http_request_duration_seconds',
+    help: 'HTTP request latency by route template and method',
+    labelNames: ['method', 'route'] as const,
+    buckets: latencyBuckets,
+    registers: [registry],
+  });
+  const batchSize = new Histogram({
+    name: 'kinfer_batch_size',
+    help: 'Images per batch sent to the model',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    registers: [registry],
+  });
+  const inference = new Histogram({
+    name: 'kinfer_inference_duration_seconds',
+    help: 'Time onnxruntime spent on one batch (in its worker thread)',
+    buckets: latencyBuckets,
+    registers: [registry],
+  });
+  const queueWait = new Histogram({
+    name: 'kinfer_queue_wait_seconds',
+    help: 'Time the oldest request of a batch waited before the batch was sent',
+    buckets: latencyBuckets,
+    registers: [registry],
+  });
+  const images = new Counter({
+    name: 'kinfer_images_total',
+    help: 'Images run through the model',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'kinfer_queue_depth',
+    help: 'Images queued for the model and not yet sent to a worker',
+    registers: [registry],
+    collect() {
+      this.set(predictor.queuedImages);
+    },
+  });
+  new Gauge({
+    name: 'kinfer_batches_running',
+    help: 'Batches running on inference workers',
+    registers: [registry],
+    collect() {
+      this.set(predictor.runningBatches);
+    },
+  });
+  new Gauge({
+    name: 'kinfer_model_ready',
+    help: '1 when the model is loaded and warmed up',
+    registers: [registry],
+    collect() {
+      this.set(predictor.ready ? 1 : 0);
+    },
+  });
+
+  const unsubscribe = predictor.onBatch(({ size, waitMs, inferenceMs }) => {
+    batchSize.observe(size);
+    images.inc(size);
+    inference.observe(inferenceMs / 1000);
+    queueWait.observe(waitMs / 1000);
+  });
+  app.addHook('onClose', async () => unsubscribe());
+
+  app.addHook('onResponse', async (request, reply) => {
+    // The route template, never the raw URL: unknown paths would explode the label set.
+    const route = request.routeOptions.url ?? 'unmatched';
+    const labels = { method: request.method, route };
+    requests.inc({ ...labels, status: String(reply.statusCode) });
+    duration.observe(labels, reply.elapsedTime / 1000);
+  });
+
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    reply.header('content-type', registry.contentType);
+    return registry.metrics();
+  });
+  return { registry };
+}
