@@ -219,6 +219,10 @@ export class Operator {
       this.server!.once('error', reject);
       this.server!.listen(port, this.options.metricsHost ?? '0.0.0.0', () => resolve());
     });
+    this.log.info(
+      { event: 'operator.listening', port: this.metricsAddress?.port },
+      'serving /healthz, /readyz and /metrics',
+    );
   }
 
   private async serve(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {

@@ -91,9 +91,6 @@ export async function run(argv: string[]): Promise<void> {
     'starting operator',
   );
   await operator.start();
-  const address = operator.metricsAddress;
-  if (address)
-    log.info({ event: 'operator.listening', port: address.port }, 'serving /healthz, /readyz, /metrics');
   // Keep running until a signal arrives.
   await new Promise<never>(() => {});
 }

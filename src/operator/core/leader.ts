@@ -82,21 +82,19 @@ export class LeaderElector {
   async release(): Promise<void> {
     this.stopped = true;
     this.wake?.();
-    if (!this.leading || !this.lease) return;
+    if (!this.leading) return;
     this.leading = false;
-    const now = microTime(new Date());
-    const released: Lease = {
-      ...this.lease,
-      spec: {
-        ...this.lease.spec,
-        holderIdentity: '',
-        leaseDurationSeconds: 1,
-        renewTime: now,
-        acquireTime: now,
-      },
-    };
+    const { client, namespace, name, identity } = this.options;
     try {
-      await this.put(released);
+      // After a failed renewal the cached copy is gone; re-read it (and release only our own).
+      const lease =
+        this.lease ?? (await client.request<Lease>('GET', resourcePath(Leases, { namespace, name })));
+      if (lease.spec.holderIdentity !== identity) return;
+      const now = microTime(new Date());
+      await this.put({
+        ...lease,
+        spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now },
+      });
       this.options.logger?.info(
         { event: 'leader.released', lease: this.options.name },
         'released leadership',
