@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { booleanFlag, envName, flagName, parseOptions, UsageError } from '../cli/options.ts';
 import { logLevels } from '../log.ts';
+import { wsConfigShape } from './ws/settings.ts';
 
 /** The bundled model, resolved from this file so `kinfer runtime` works from any directory. */
 export const bundledModelPath = fileURLToPath(new URL('../../models/mnist-cnn/model.onnx', import.meta.url));
@@ -54,6 +55,7 @@ export const runtimeConfigSchema = z
     logLevel: z.enum(logLevels).default('info'),
     authTokenFile: z.string().min(1).optional().describe('file holding the bearer token; no auth when unset'),
     batching: booleanFlag().default(true).describe('false sends every image alone (for benchmarks)'),
+    ...wsConfigShape,
   })
   .superRefine((config, ctx) => {
     if (config.queueLimit < config.maxV2Batch) {

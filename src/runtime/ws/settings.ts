@@ -44,3 +44,39 @@ export const WsSettings = z.object({
 });
 export type WsSettings = z.infer<typeof WsSettings>;
 export type WsSettingsInput = z.input<typeof WsSettings>;
+
+/**
+ * The `/ws` settings as flat runtime configuration keys (flag `--ws-heartbeat-interval-ms`, env
+ * `KINFER_WS_HEARTBEAT_INTERVAL_MS`, YAML `wsHeartbeatIntervalMs`), spread into the runtime schema.
+ * `maxConnections` keeps the ModelDeployment's spelling (`spec.server.maxConnections`).
+ */
+const defaults = WsSettings.parse({});
+const described = <K extends keyof WsSettings>(key: K, description: string) =>
+  WsSettings.shape[key].describe(`${description} (default ${defaults[key]})`);
+
+export const wsConfigShape = {
+  maxConnections: described('maxConnections', 'open WebSocket sessions at most; more are closed with 1013'),
+  wsMaxPayloadBytes: described('maxPayloadBytes', 'largest WebSocket frame; bigger closes with 1009'),
+  wsMessagesPerSecond: described('messagesPerSecond', 'sustained client messages per second per session'),
+  wsMessageBurst: described('messageBurst', 'burst of client messages above the sustained rate'),
+  wsHeartbeatIntervalMs: described('heartbeatIntervalMs', 'WebSocket ping interval; silent peers are dropped'),
+  wsLiveIntervalMs: described('liveIntervalMs', 'minimum time between live predictions while drawing'),
+  wsMaxBufferedBytes: described('maxBufferedBytes', 'send buffer above which a slow reader is paused'),
+  wsShutdownGraceMs: described('shutdownGraceMs', 'time for in-flight WebSocket answers on shutdown'),
+};
+
+type WsConfig = { [K in keyof typeof wsConfigShape]: z.infer<(typeof wsConfigShape)[K]> };
+
+/** The plugin's settings from the runtime configuration. */
+export function wsSettingsFromConfig(config: WsConfig): WsSettingsInput {
+  return {
+    maxConnections: config.maxConnections,
+    maxPayloadBytes: config.wsMaxPayloadBytes,
+    messagesPerSecond: config.wsMessagesPerSecond,
+    messageBurst: config.wsMessageBurst,
+    heartbeatIntervalMs: config.wsHeartbeatIntervalMs,
+    liveIntervalMs: config.wsLiveIntervalMs,
+    maxBufferedBytes: config.wsMaxBufferedBytes,
+    shutdownGraceMs: config.wsShutdownGraceMs,
+  };
+}
