@@ -21,6 +21,10 @@ const commands: Record<
     summary: 'download a model and verify its sha256 (init container)',
     load: () => import('./commands/fetch-model.ts'),
   },
+  job: {
+    summary: 'run an InferenceJob: classify its input, stream previews on /ws/jobs/NAME',
+    load: () => import('./commands/job.ts'),
+  },
 };
 
 const usage = (): string =>

@@ -1,0 +1,131 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { type InferenceJobSpec, InferenceJobSpecSchema } from '../api/inferencejob.ts';
+import { createLogger, elapsedMs } from '../log.ts';
+import { JobFailure } from './errors.ts';
+import { loadInput } from './input/load.ts';
+import { RunnerApi } from './kube.ts';
+import { JobRunner } from './runner.ts';
+import { buildJobServer } from './server.ts';
+
+/** `kinfer job` settings: every flag is also KINFER_<FLAG> (the operator sets them as env in the pod). */
+export const JobOptionsSchema = z.object({
+  name: z.string().min(1, 'the InferenceJob name is required'),
+  namespace: z.string().min(1, 'the InferenceJob namespace is required'),
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  host: z.string().default('0.0.0.0'),
+  /** The V2 infer URL, or a base URL to which `/v2/models/<model-name>/infer` is appended. */
+  modelEndpoint: z.url().optional(),
+  modelName: z.string().min(1).default('mnist-cnn'),
+  /** The InferenceJob spec (or the whole object) as JSON; otherwise read from the API. */
+  spec: z.string().optional(),
+  specFile: z.string().optional(),
+  /** The bytes of a configMap input (the operator mounts the key here). */
+  inputFile: z.string().optional(),
+  lingerSeconds: z.coerce.number().min(0).max(3600).default(30),
+  concurrency: z.coerce.number().int().min(1).max(64).default(4),
+  progressIntervalMs: z.coerce.number().int().min(10).max(60_000).default(250),
+});
+export type JobOptions = z.infer<typeof JobOptionsSchema>;
+
+/** The infer URL from `--model-endpoint`: kept when it already names a model, else completed. */
+export function inferUrl(endpoint: string, modelName: string): string {
+  const url = new URL(endpoint);
+  if (/\/v2\/models\/[^/]+\/infer$/.test(url.pathname)) return url.href;
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/v2/models/${encodeURIComponent(modelName)}/infer`;
+  return url.href;
+}
+
+/** Parses a spec given as JSON (`--spec`, `--spec-file`): a bare spec or a whole InferenceJob. */
+export function parseSpecText(text: string, source: string): InferenceJobSpec {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new JobFailure('input_invalid', `${source}: not JSON`);
+  }
+  const raw = json && typeof json === 'object' && 'spec' in json ? (json as { spec: unknown }).spec : json;
+  const parsed = InferenceJobSpecSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new JobFailure('input_invalid', `${source}: spec.${issue.path.join('.')}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * The whole life of a runner process: serve right away (so the operator sees it up while it
+ * loads), resolve spec and endpoint, run, linger so clients and the operator read the final
+ * state, close. Resolves with the process exit code.
+ */
+export async function runJobProcess(options: JobOptions, signal?: AbortSignal): Promise<number> {
+  const log = createLogger('jobs.process', { job: `${options.namespace}/${options.name}` });
+  let api: RunnerApi | undefined;
+  const needsApi = () => {
+    api ??= new RunnerApi(options.namespace);
+    return api;
+  };
+
+  let spec: InferenceJobSpec | undefined;
+  let specError: unknown;
+  try {
+    if (options.spec) spec = parseSpecText(options.spec, 'KINFER_SPEC');
+    else if (options.specFile)
+      spec = parseSpecText(await readFile(options.specFile, 'utf8'), options.specFile);
+    else spec = await needsApi().jobSpec(options.name);
+  } catch (error) {
+    specError = error;
+  }
+
+  const runner = new JobRunner({
+    name: options.name,
+    namespace: options.namespace,
+    spec: spec ?? { batchSize: 1, previewIntervalMs: 1000 },
+    concurrency: options.concurrency,
+    progressIntervalMs: options.progressIntervalMs,
+  });
+  const app = buildJobServer(runner);
+  const address = await app.listen({ port: options.port, host: options.host });
+  const port = (app.server.address() as { port: number }).port;
+  log.info({ event: 'job.listening', address, port }, 'job runner listening');
+
+  const stop = () => runner.cancel('runner received SIGTERM');
+  signal?.addEventListener('abort', stop, { once: true });
+  const started = performance.now();
+  const outcome = await runner.run(async () => {
+    if (!spec) throw specError;
+    const endpoint = options.modelEndpoint
+      ? inferUrl(options.modelEndpoint, options.modelName)
+      : await needsApi().modelEndpoint(spec.modelDeploymentRef.name);
+    const readConfigMap = (name: string, key: string) => needsApi().configMapKey(name, key);
+    const input = await loadInput(spec.input, {
+      ...(options.inputFile ? { inputFile: options.inputFile } : {}),
+      readConfigMap,
+    });
+    return { input, modelEndpoint: endpoint };
+  });
+  api?.close();
+  log.info(
+    { event: 'job.finished', outcome, elapsedMs: elapsedMs(started), lingerSeconds: options.lingerSeconds },
+    'job finished, lingering',
+  );
+
+  if (!signal?.aborted && options.lingerSeconds > 0) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, options.lingerSeconds * 1000);
+      signal?.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+  await closeWithin(app, 2000);
+  return outcome === 'Succeeded' ? 0 : 1;
+}
+
+/** Closes the server; WebSocket clients that do not answer the close handshake are cut off. */
+async function closeWithin(app: ReturnType<typeof buildJobServer>, ms: number): Promise<void> {
+  const timer = setTimeout(() => app.server.closeAllConnections(), ms);
+  await app.close();
+  clearTimeout(timer);
+}

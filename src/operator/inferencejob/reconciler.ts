@@ -1,0 +1,241 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import { type InferenceJobStatus, parseInferenceJob } from '../../api/index.ts';
+import { InferenceJobs } from '../../jobs/kube.ts';
+import { createLogger, type Logger } from '../../log.ts';
+import { applyObject, applyStatus, isSubset } from '../core/apply.ts';
+import type { ObjectCache } from '../core/cache.ts';
+import { isNotFound, type KubeClient } from '../core/client.ts';
+import { type Condition, conditionTransitions, findCondition } from '../core/conditions.ts';
+import type { ReconcileResult } from '../core/controller.ts';
+import type { EventRecorder } from '../core/events.ts';
+import { describe } from '../core/informer.ts';
+import {
+  controllerOf,
+  Jobs,
+  type KubeObject,
+  keyOf,
+  Pods,
+  resourcePath,
+  Services,
+  splitKey,
+} from '../core/resources.ts';
+import {
+  desiredJob,
+  desiredService,
+  type ParsedInferenceJob,
+  type RunnerConfig,
+  selectorLabels,
+} from './desired.ts';
+import { type RunnerAccess, readRunner } from './runner-client.ts';
+import { computeStatus, isFinished, type ModelObservation, type Observed } from './status.ts';
+
+export interface InferenceJobReconcilerOptions {
+  client: KubeClient;
+  caches: {
+    inferenceJobs: ObjectCache<KubeObject>;
+    modelDeployments: ObjectCache<KubeObject>;
+    /** batch/v1 Jobs with the runner labels. */
+    jobs: ObjectCache<KubeObject>;
+  };
+  recorder: EventRecorder;
+  runner: RunnerConfig;
+  runnerAccess: RunnerAccess;
+  /** At most one status write per job per this many ms; also how often a running job's runner is read. */
+  statusIntervalMs?: number;
+  logger?: Logger;
+}
+
+/**
+ * The InferenceJob reconciler: waits for the ModelDeployment, creates the runner Job and its
+ * preview Service (server-side apply, owned), copies the runner's progress and outcome into the
+ * status at a bounded rate, and deletes a finished job after ttlSecondsAfterFinished (its
+ * children go with it through their owner references).
+ */
+export class InferenceJobReconciler {
+  private readonly log: Logger;
+  private readonly lastWrite = new Map<string, number>();
+  private readonly interval: number;
+
+  constructor(private readonly options: InferenceJobReconcilerOptions) {
+    this.log = options.logger ?? createLogger('operator.inferencejob');
+    this.interval = options.statusIntervalMs ?? 2000;
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult | undefined> {
+    const raw = this.options.caches.inferenceJobs.get(key);
+    if (!raw || raw.metadata.deletionTimestamp) {
+      this.lastWrite.delete(key);
+      return undefined;
+    }
+    let ij: ParsedInferenceJob;
+    try {
+      ij = parseInferenceJob(raw) as ParsedInferenceJob;
+    } catch (error) {
+      // The CRD's schema and CEL rules should make this impossible; say so instead of retrying forever.
+      this.log.error(
+        { event: 'inferencejob.invalid', key, err: describe(error) },
+        'InferenceJob does not parse',
+      );
+      return undefined;
+    }
+    const now = new Date();
+    if (isFinished(ij.status)) return this.expire(ij, now);
+
+    const { namespace, name } = splitKey(key);
+    const model = this.observeModel(namespace, ij.spec.modelDeploymentRef.name);
+    let job = this.options.caches.jobs.get(key) as V1Job | undefined;
+    if (job && controllerOf(job.metadata as KubeObject['metadata'])?.uid !== ij.metadata.uid) job = undefined;
+
+    if (!job && model.found && model.ready && model.infer) {
+      const service = desiredService(ij);
+      await applyObject(this.options.client, Services, service as KubeObject);
+      job = (await applyObject(
+        this.options.client,
+        Jobs,
+        desiredJob(ij, model.infer, this.options.runner) as KubeObject,
+      )) as V1Job;
+      this.log.info(
+        { event: 'inferencejob.created', key, modelEndpoint: model.infer },
+        'created runner Job and preview Service',
+      );
+      void this.options.recorder.record(
+        ij,
+        'Normal',
+        'Created',
+        `created Job ${name} and Service ${service.metadata?.name}`,
+      );
+    } else if (job) {
+      await this.ensureService(ij);
+    }
+
+    const observed: Observed = { model, job, runner: undefined };
+    if (job) {
+      observed.runner = await readRunner(this.options.runnerAccess, this.options.client, name, namespace);
+      if (job.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True'))
+        observed.pods = await this.listPods(namespace, name);
+    }
+    const status = computeStatus(ij, observed, now);
+    return this.writeStatus(ij, status, now);
+  }
+
+  private observeModel(namespace: string, name: string): ModelObservation {
+    const md = this.options.caches.modelDeployments.get(`${namespace}/${name}`);
+    if (!md) return { found: false };
+    const status = md.status as { conditions?: Condition[]; endpoints?: { infer?: string } } | undefined;
+    const ready = findCondition(status?.conditions, 'Ready');
+    const generation = md.metadata.generation;
+    const current =
+      ready?.observedGeneration === undefined ||
+      generation === undefined ||
+      ready.observedGeneration === generation;
+    return {
+      found: true,
+      ready: ready?.status === 'True' && current,
+      reason: ready?.reason ?? 'NoReadyCondition',
+      message: ready?.message ?? 'the ModelDeployment has no Ready condition yet',
+      infer: status?.endpoints?.infer,
+    };
+  }
+
+  /** Re-creates the preview Service if someone deleted or changed it. */
+  private async ensureService(ij: ParsedInferenceJob): Promise<void> {
+    const desired = desiredService(ij);
+    let observed: unknown;
+    try {
+      observed = await this.options.client.request(
+        'GET',
+        resourcePath(Services, { namespace: desired.metadata?.namespace, name: desired.metadata?.name }),
+      );
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    if (observed && isSubset(desired, observed)) return;
+    await applyObject(this.options.client, Services, desired as KubeObject);
+  }
+
+  private async listPods(namespace: string, name: string): Promise<V1Pod[]> {
+    const selector = Object.entries(selectorLabels(name))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const list = await this.options.client.request<{ items: V1Pod[] }>(
+      'GET',
+      resourcePath(Pods, { namespace }),
+      { query: { labelSelector: selector } },
+    );
+    return list.items;
+  }
+
+  /** Writes status when it changed, at most once per interval; asks to be called again while running. */
+  private async writeStatus(
+    ij: ParsedInferenceJob,
+    status: InferenceJobStatus,
+    now: Date,
+  ): Promise<ReconcileResult | undefined> {
+    const key = keyOf(ij.metadata);
+    const finished = isFinished(status);
+    const pollAgain = finished ? this.ttlRemaining(ij, status, now) : this.interval;
+    if (isDeepStrictEqual(status, ij.status ?? {}))
+      return pollAgain === undefined ? undefined : { requeueAfterMs: pollAgain };
+    const since = now.getTime() - (this.lastWrite.get(key) ?? 0);
+    if (since < this.interval) return { requeueAfterMs: this.interval - since };
+    await applyStatus(this.options.client, InferenceJobs, {
+      apiVersion: ij.apiVersion,
+      kind: ij.kind,
+      metadata: { name: ij.metadata.name ?? '', namespace: ij.metadata.namespace ?? '' },
+      status,
+    });
+    this.lastWrite.set(key, now.getTime());
+    for (const { type, to } of conditionTransitions(
+      ij.status?.conditions as Condition[] | undefined,
+      status.conditions as Condition[],
+    )) {
+      const warning =
+        (type === 'Succeeded' && to.status === 'False') || to.reason === 'ModelDeploymentNotFound';
+      void this.options.recorder.record(ij, warning ? 'Warning' : 'Normal', to.reason, to.message);
+    }
+    this.log.info(
+      { event: 'inferencejob.status', key, phase: status.phase, progress: status.progress?.percent },
+      'status written',
+    );
+    return pollAgain === undefined ? undefined : { requeueAfterMs: pollAgain };
+  }
+
+  private ttlRemaining(ij: ParsedInferenceJob, status: InferenceJobStatus, now: Date): number | undefined {
+    if (!status.completionTime) return undefined;
+    const due = new Date(status.completionTime).getTime() + ij.spec.ttlSecondsAfterFinished * 1000;
+    return Math.max(0, due - now.getTime());
+  }
+
+  /** A finished job is deleted once ttlSecondsAfterFinished has passed; its Job and Service follow. */
+  private async expire(ij: ParsedInferenceJob, now: Date): Promise<ReconcileResult | undefined> {
+    const remaining = this.ttlRemaining(ij, ij.status ?? {}, now);
+    if (remaining === undefined) return undefined;
+    if (remaining > 0) return { requeueAfterMs: remaining };
+    try {
+      await this.options.client.request(
+        'DELETE',
+        resourcePath(InferenceJobs, { namespace: ij.metadata.namespace, name: ij.metadata.name }),
+        {
+          body: {
+            kind: 'DeleteOptions',
+            apiVersion: 'v1',
+            propagationPolicy: 'Background',
+            preconditions: { uid: ij.metadata.uid },
+          },
+        },
+      );
+      this.log.info(
+        {
+          event: 'inferencejob.expired',
+          key: keyOf(ij.metadata),
+          ttlSeconds: ij.spec.ttlSecondsAfterFinished,
+        },
+        'deleted finished InferenceJob',
+      );
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    return undefined;
+  }
+}
