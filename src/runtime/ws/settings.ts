@@ -59,7 +59,10 @@ export const wsConfigShape = {
   wsMaxPayloadBytes: described('maxPayloadBytes', 'largest WebSocket frame; bigger closes with 1009'),
   wsMessagesPerSecond: described('messagesPerSecond', 'sustained client messages per second per session'),
   wsMessageBurst: described('messageBurst', 'burst of client messages above the sustained rate'),
-  wsHeartbeatIntervalMs: described('heartbeatIntervalMs', 'WebSocket ping interval; silent peers are dropped'),
+  wsHeartbeatIntervalMs: described(
+    'heartbeatIntervalMs',
+    'WebSocket ping interval; silent peers are dropped',
+  ),
   wsLiveIntervalMs: described('liveIntervalMs', 'minimum time between live predictions while drawing'),
   wsMaxBufferedBytes: described('maxBufferedBytes', 'send buffer above which a slow reader is paused'),
   wsShutdownGraceMs: described('shutdownGraceMs', 'time for in-flight WebSocket answers on shutdown'),
