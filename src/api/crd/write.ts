@@ -1,13 +1,13 @@
-// `npm run crds`: writes the generated CRDs; `npm run crds -- --check` exits 1 when they are stale.
+// `npm run crds`: writes the generated CRDs and the argocd-cm snippet; `npm run crds -- --check` exits 1 when they are stale.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderCrdFiles } from './render.ts';
+import { renderGeneratedFiles } from './render.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const check = process.argv.includes('--check');
 let stale = 0;
-for (const [path, text] of renderCrdFiles()) {
+for (const [path, text] of renderGeneratedFiles(root)) {
   const file = join(root, path);
   let current: string | undefined;
   try {

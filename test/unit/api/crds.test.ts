@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { buildCrd, kinds } from '../../../src/api/crd/crds.ts';
-import { renderCrdFiles } from '../../../src/api/crd/render.ts';
+import { renderGeneratedFiles } from '../../../src/api/crd/render.ts';
 import { NonStructuralSchemaError, toStructural } from '../../../src/api/crd/structural.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -33,7 +33,7 @@ const crdOf = (plural: string) => {
 
 describe('generated CRDs', () => {
   it('are committed exactly as `npm run crds` writes them', () => {
-    for (const [path, text] of renderCrdFiles()) {
+    for (const [path, text] of renderGeneratedFiles(root)) {
       expect(readFileSync(join(root, path), 'utf8'), `${path} is stale: run npm run crds`).toBe(text);
     }
   });
@@ -52,7 +52,7 @@ describe('generated CRDs', () => {
   });
 
   it('are deterministic', () => {
-    expect([...renderCrdFiles()]).toEqual([...renderCrdFiles()]);
+    expect([...renderGeneratedFiles(root)]).toEqual([...renderGeneratedFiles(root)]);
   });
 
   it.each(['modeldeployments', 'inferencejobs'])('%s: structural, typed, described', (plural) => {
