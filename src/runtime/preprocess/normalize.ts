@@ -7,6 +7,7 @@
 export const SIZE = 28;
 export const PIXELS = SIZE * SIZE;
 const BOX = 20;
+const CENTRE = SIZE / 2 + 0.5;
 
 export interface NormalizeOptions {
   /** Grow the ink by this many pixels (28x28 space, max filter) before blurring; default 0. */
@@ -36,8 +37,9 @@ export function normalizeDigit(
   const scaled = resample(ink, width, box, targetWidth, targetHeight);
 
   const { x: comX, y: comY } = centreOfMass(scaled, targetWidth, targetHeight);
-  const offsetX = clamp(Math.round(SIZE / 2 - comX), 0, SIZE - targetWidth);
-  const offsetY = clamp(Math.round(SIZE / 2 - comY), 0, SIZE - targetHeight);
+  // MNIST digits have their centre of mass at 14.5 in these coordinates (pixel 14's centre).
+  const offsetX = clamp(Math.round(CENTRE - comX), 0, SIZE - targetWidth);
+  const offsetY = clamp(Math.round(CENTRE - comY), 0, SIZE - targetHeight);
   for (let y = 0; y < targetHeight; y++) {
     for (let x = 0; x < targetWidth; x++) {
       out[(y + offsetY) * SIZE + x + offsetX] = scaled[y * targetWidth + x]!;
@@ -56,12 +58,12 @@ interface Box {
   bottom: number;
 }
 
-/** Pixels fainter than a tenth of the brightest are treated as background noise when cropping. */
+/** Pixels fainter than 5% of the brightest are treated as background noise when cropping. */
 export function inkBoundingBox(ink: Float32Array, width: number, height: number): Box | undefined {
   let max = 0;
   for (let i = 0; i < width * height; i++) if (ink[i]! > max) max = ink[i]!;
   if (max <= 1e-3) return undefined;
-  const threshold = max * 0.1;
+  const threshold = max * 0.05;
   let left = width;
   let top = height;
   let right = -1;

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { decodeBase64, toPrediction } from '../../../src/runtime/http/predict.ts';
+import { flattenTensorData } from '../../../src/runtime/http/tensor.ts';
+
+describe('flattenTensorData', () => {
+  it('reads flat and nested data alike, row-major', () => {
+    const flat = flattenTensorData([1, 2, 3, 4, 5, 6], 6, 'data');
+    expect(Array.from(flat)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(flattenTensorData([[[1, 2], [3]], [[4, 5, 6]]], 6, 'data')).toEqual(flat);
+  });
+
+  it('names the field and index of what is wrong', () => {
+    expect(() => flattenTensorData([1, 2], 3, 'inputs[0].data')).toThrow(
+      'inputs[0].data: expected 3 values to match the shape, got 2',
+    );
+    expect(() => flattenTensorData([1, 2, 3, 4], 3, 'inputs[0].data')).toThrow(/got 4/);
+    expect(() => flattenTensorData([[1], [2, 'x']], 3, 'd')).toThrow(
+      'd[2]: expected a number or a nested array, got "x"',
+    );
+    expect(() => flattenTensorData([1, null], 2, 'd')).toThrow(
+      'd[1]: expected a number or a nested array, got null',
+    );
+    expect(() => flattenTensorData([1, Number.POSITIVE_INFINITY], 2, 'd')).toThrow(
+      'd[1]: expected a finite FP32 number',
+    );
+    expect(() => flattenTensorData('abc', 2, 'd')).toThrow(/d\[0\]/);
+  });
+});
+
+describe('predict helpers', () => {
+  it('decodes base64 with or without a data URL prefix and refuses other text', () => {
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
+    expect(decodeBase64(png.toString('base64'))).toEqual(png);
+    expect(decodeBase64(`data:image/png;base64,${png.toString('base64')}`)).toEqual(png);
+    expect(() => decodeBase64('not base64!')).toThrow(/image: not base64/);
+  });
+
+  it('picks the most probable class', () => {
+    const p = toPrediction(Float32Array.from([0.1, 0.05, 0.6, 0.25, 0, 0, 0, 0, 0, 0]));
+    expect(p.prediction).toBe(2);
+    expect(p.confidence).toBeCloseTo(0.6);
+    expect(p.probabilities).toHaveLength(10);
+  });
+});
