@@ -23,7 +23,10 @@ export interface WsPluginOptions {
 /** What the plugin exposes on the app (`app.kinferWs`): counts for metrics and tests. */
 export interface WsStats {
   readonly sessions: number;
+  /** Sessions whose socket is not being read (backpressure). */
   readonly paused: number;
+  /** Bytes queued in the server for all clients (the memory slow readers cost). */
+  readonly bufferedBytes: number;
 }
 
 declare module 'fastify' {
@@ -277,6 +280,11 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
       let count = 0;
       for (const connection of connections) if (connection.paused) count++;
       return count;
+    },
+    get bufferedBytes() {
+      let bytes = 0;
+      for (const connection of connections) bytes += connection.ws.bufferedAmount;
+      return bytes;
     },
   } satisfies WsStats);
 
