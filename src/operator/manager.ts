@@ -31,6 +31,10 @@ export interface OperatorOptions {
   concurrency?: number;
   resyncMs?: number;
   watchTimeoutSeconds?: number;
+  /** How long past its server timeout a watch may stay open before the watchdog restarts it. */
+  watchdogGraceMs?: number;
+  /** Timeout of every non-watch API request (default 30 s). */
+  requestTimeoutMs?: number;
   predictor: PredictorConfig;
   logger?: Logger;
 }
@@ -83,6 +87,7 @@ export class Operator {
     this.client = new KubeClient(options.kubeConfig, {
       userAgent: 'kinfer-operator',
       onRequest: this.metrics.recordRequest,
+      ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
     });
     this.lost = new Promise((resolve) => {
       this.markLost = resolve;
@@ -106,6 +111,16 @@ export class Operator {
 
   get isLeader(): boolean {
     return this.elector ? this.elector.isLeader : this.running;
+  }
+
+  /** Per cache (resource and selector): lists, watches and watch restarts by reason. */
+  informerStats(): Record<string, import('./core/informer.ts').InformerStats[]> {
+    return Object.fromEntries(
+      [...this.caches.entries()].map(([key, cache]) => [
+        key,
+        cache.informers.map((informer) => informer.stats),
+      ]),
+    );
   }
 
   get metricsAddress(): AddressInfo | undefined {
@@ -188,6 +203,7 @@ export class Operator {
               ...(this.options.watchTimeoutSeconds
                 ? { watchTimeoutSeconds: this.options.watchTimeoutSeconds }
                 : {}),
+              ...(this.options.watchdogGraceMs ? { watchdogGraceMs: this.options.watchdogGraceMs } : {}),
               logger: createLogger('operator.informer', { resource: type.plural }),
               onWatchRestart: (reason) => metrics.watchRestarts.inc({ resource: type.plural, reason }),
             },

@@ -40,7 +40,14 @@ export async function run(argv: string[]): Promise<void> {
   const log = createLogger('operator');
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();
-  const leaseNamespace = options.leaseNamespace ?? inClusterNamespace() ?? options.namespaces[0] ?? 'default';
+  // POD_NAMESPACE / POD_NAME come from the downward API in config/manager (outside the cluster:
+  // the first watched namespace, or default).
+  const leaseNamespace =
+    options.leaseNamespace ??
+    (process.env.POD_NAMESPACE || undefined) ??
+    inClusterNamespace() ??
+    options.namespaces[0] ??
+    'default';
   const renewDeadlineMs = Math.round(options.leaseDurationSeconds * 1000 * (2 / 3));
   const operator = new Operator(
     {
@@ -51,6 +58,7 @@ export async function run(argv: string[]): Promise<void> {
       leaderElect: options.leaderElect,
       leaseNamespace,
       leaseName: options.leaseName,
+      ...(process.env.POD_NAME ? { identity: `${process.env.POD_NAME}_${process.pid}` } : {}),
       leaseDurationSeconds: options.leaseDurationSeconds,
       renewDeadlineMs,
       retryPeriodMs: Math.max(500, Math.round(renewDeadlineMs / 5)),

@@ -22,7 +22,7 @@ export interface PredictorConfig {
 }
 
 export const defaultPredictorConfig: PredictorConfig = {
-  image: 'ghcr.io/kinfer/kinfer:0.1.0',
+  image: 'ghcr.io/kinfer-dev/kinfer:0.1.0',
   imagePullPolicy: 'IfNotPresent',
   builtinModelsDir: '/app/models',
   defaultResources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '512Mi' } },

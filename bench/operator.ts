@@ -1,0 +1,220 @@
+/**
+ * Operator benchmark: N ModelDeployments (default 1,000) on the test control plane with kwok, against
+ * the same run's baseline of creating the N Deployments directly (what the operator itself has to
+ * get the cluster to do). Prints time until all are Ready, the operator's API requests per verb and
+ * resource, its memory, and the ratios.
+ *
+ *   npm run bench:operator                  # 1,000
+ *   KINFER_BENCH_MDS=200 npm run bench:operator
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { ModelDeploymentSpecSchema } from '../src/api/modeldeployment.ts';
+import { KubeClient } from '../src/operator/core/client.ts';
+import { Deployments, resourcePath } from '../src/operator/core/resources.ts';
+import { defaultPredictorConfig, desiredDeployment } from '../src/operator/modeldeployment/desired.ts';
+import { ModelDeployments } from '../src/operator/modeldeployment/reconciler.ts';
+import { startControlPlane } from '../test/support/controlplane.ts';
+
+const N = Number(process.env.KINFER_BENCH_MDS ?? 1000);
+const CONCURRENCY = 16;
+const root = resolve(import.meta.dirname, '..');
+
+function log(line: string): void {
+  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+}
+
+async function pool<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** Polls a list until `done(items)` holds; one LIST per second (the same cost in both phases). */
+async function waitForList(
+  client: KubeClient,
+  path: string,
+  done: (items: any[]) => number,
+  label: string,
+): Promise<number> {
+  const started = performance.now();
+  let last = -1;
+  for (;;) {
+    const list = await client.request<{ items: any[] }>('GET', path, { timeoutMs: 120_000 });
+    const ready = done(list.items);
+    if (ready !== last) {
+      log(`${label}: ${ready}/${N} ready`);
+      last = ready;
+    }
+    if (ready >= N) return performance.now() - started;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+const kib = (pid: number, field: string): number => {
+  const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) : Number.NaN;
+};
+
+async function main(): Promise<void> {
+  log(`starting control plane for ${N} ModelDeployments`);
+  const controlPlane = await startControlPlane({ nodes: Math.ceil((2 * N) / 100) + 1 });
+  let operatorPid: number | undefined;
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromFile(controlPlane.kubeconfigPath);
+    const client = new KubeClient(kc);
+    for (const name of ['bench-baseline', 'bench-operator']) {
+      await client.request('POST', '/api/v1/namespaces', {
+        body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } },
+      });
+    }
+    const spec = ModelDeploymentSpecSchema.parse({
+      model: { name: 'mnist-cnn', source: { builtin: 'mnist-cnn' } },
+      replicas: 1,
+    });
+    const names = Array.from({ length: N }, (_, i) => `md-${i}`);
+
+    // Baseline: the same Deployments, created directly.
+    const baselineStart = performance.now();
+    await pool(names, CONCURRENCY, async (name) => {
+      const deployment = desiredDeployment(
+        {
+          apiVersion: 'kinfer.dev/v1alpha1',
+          kind: 'ModelDeployment',
+          metadata: { name, namespace: 'bench-baseline', uid: 'x' },
+          spec,
+        },
+        { ...defaultPredictorConfig, image: 'kinfer:bench' },
+      );
+      delete deployment.metadata?.ownerReferences;
+      await client.request('POST', resourcePath(Deployments, { namespace: 'bench-baseline' }), {
+        body: deployment,
+      });
+    });
+    const baselineCreateMs = performance.now() - baselineStart;
+    await waitForList(
+      client,
+      resourcePath(Deployments, { namespace: 'bench-baseline' }),
+      (items) =>
+        items.filter(
+          (d) => d.status?.availableReplicas === 1 && d.status.observedGeneration === d.metadata.generation,
+        ).length,
+      'baseline',
+    );
+    const baselineMs = performance.now() - baselineStart;
+
+    // The operator, as its own process.
+    const metricsPort = await freePort();
+    const operator = spawn(
+      process.execPath,
+      [
+        resolve(root, 'bin/kinfer.js'),
+        'operator',
+        '--namespaces',
+        'bench-operator',
+        '--metrics-port',
+        String(metricsPort),
+        '--metrics-host',
+        '127.0.0.1',
+      ],
+      {
+        env: {
+          ...process.env,
+          KUBECONFIG: controlPlane.kubeconfigPath,
+          KINFER_IMAGE: 'kinfer:bench',
+          KINFER_LOG_LEVEL: 'warn',
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+    operatorPid = operator.pid;
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${metricsPort}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const idleRssKiB = kib(operator.pid!, 'VmRSS');
+    const operatorStart = performance.now();
+    await pool(names, CONCURRENCY, async (name) => {
+      await client.request('POST', resourcePath(ModelDeployments, { namespace: 'bench-operator' }), {
+        body: {
+          apiVersion: 'kinfer.dev/v1alpha1',
+          kind: 'ModelDeployment',
+          metadata: { name, namespace: 'bench-operator' },
+          spec: { model: spec.model, replicas: 1 },
+        },
+      });
+    });
+    const operatorCreateMs = performance.now() - operatorStart;
+    await waitForList(
+      client,
+      resourcePath(ModelDeployments, { namespace: 'bench-operator' }),
+      (items) =>
+        items.filter((md) =>
+          md.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'),
+        ).length,
+      'operator',
+    );
+    const operatorMs = performance.now() - operatorStart;
+    const rssKiB = kib(operator.pid!, 'VmRSS');
+    const hwmKiB = kib(operator.pid!, 'VmHWM');
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const requests = new Map<string, number>();
+    for (const line of metrics.split('\n')) {
+      const match =
+        /^kinfer_operator_api_requests_total\{verb="([^"]+)",resource="([^"]+)",code="([^"]+)"\} (\S+)$/.exec(
+          line,
+        );
+      if (!match) continue;
+      const key = `${match[1]} ${match[2]}`;
+      requests.set(key, (requests.get(key) ?? 0) + Number(match[4]));
+    }
+    operator.kill('SIGTERM');
+    await new Promise((r) => operator.once('exit', r));
+    operatorPid = undefined;
+
+    const total = [...requests.values()].reduce((a, b) => a + b, 0);
+    const out = [
+      `operator benchmark: ${N} ModelDeployments (1 replica each) on kube-apiserver + kwok, ${CONCURRENCY} concurrent creates`,
+      '',
+      `baseline  (create ${N} Deployments directly): created in ${(baselineCreateMs / 1000).toFixed(1)} s, all Available after ${(baselineMs / 1000).toFixed(1)} s`,
+      `operator  (create ${N} ModelDeployments):     created in ${(operatorCreateMs / 1000).toFixed(1)} s, all Ready after ${(operatorMs / 1000).toFixed(1)} s`,
+      `ratio     operator / baseline time to ready: ${(operatorMs / baselineMs).toFixed(2)}x`,
+      '',
+      `operator API requests: ${total} total, ${(total / N).toFixed(2)} per ModelDeployment`,
+      ...[...requests.entries()]
+        .sort()
+        .map(
+          ([key, value]) =>
+            `  ${key.padEnd(36)} ${String(value).padStart(6)}  (${(value / N).toFixed(2)} / MD)`,
+        ),
+      '',
+      `operator memory: RSS ${(idleRssKiB / 1024).toFixed(0)} MiB idle -> ${(rssKiB / 1024).toFixed(0)} MiB with ${N} MDs (peak ${(hwmKiB / 1024).toFixed(0)} MiB), ${((rssKiB - idleRssKiB) / N).toFixed(1)} KiB per MD`,
+    ];
+    process.stdout.write(`${out.join('\n')}\n`);
+  } finally {
+    if (operatorPid) process.kill(operatorPid, 'SIGKILL');
+    await controlPlane.stop();
+  }
+}
+
+await main();
