@@ -91,7 +91,7 @@ describe('/ws messages', () => {
       latencyMs: expect.any(Number),
     });
     if (submitted.type !== 'prediction') throw new Error('unreachable');
-    submitted.probabilities.forEach((p, i) => expect(p).toBeCloseTo(expected[i] ?? -1, 5));
+    for (const [i, p] of submitted.probabilities.entries()) expect(p).toBeCloseTo(expected[i] ?? -1, 5);
     expect(submitted.confidence).toBe(Math.max(...submitted.probabilities));
     // The same drawing through REST gives the same answer.
     expect((await restPredict({ strokes: seven, width: 280, height: 280 })).prediction).toBe(
