@@ -19,6 +19,9 @@ import { defaultPredictorConfig, desiredDeployment } from '../src/operator/model
 import { ModelDeployments } from '../src/operator/modeldeployment/reconciler.ts';
 import { startControlPlane } from '../test/support/controlplane.ts';
 
+// biome-ignore lint/suspicious/noExplicitAny: untyped list items from the API
+type Json = any;
+
 const N = Number(process.env.KINFER_BENCH_MDS ?? 1000);
 const CONCURRENCY = 16;
 const root = resolve(import.meta.dirname, '..');
@@ -49,13 +52,13 @@ async function freePort(): Promise<number> {
 async function waitForList(
   client: KubeClient,
   path: string,
-  done: (items: any[]) => number,
+  done: (items: Json[]) => number,
   label: string,
 ): Promise<number> {
   const started = performance.now();
   let last = -1;
   for (;;) {
-    const list = await client.request<{ items: any[] }>('GET', path, { timeoutMs: 120_000 });
+    const list = await client.request<{ items: Json[] }>('GET', path, { timeoutMs: 120_000 });
     const ready = done(list.items);
     if (ready !== last) {
       log(`${label}: ${ready}/${N} ready`);
@@ -170,7 +173,7 @@ async function main(): Promise<void> {
       resourcePath(ModelDeployments, { namespace: 'bench-operator' }),
       (items) =>
         items.filter((md) =>
-          md.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'),
+          md.status?.conditions?.some((c: Json) => c.type === 'Ready' && c.status === 'True'),
         ).length,
       'operator',
     );

@@ -93,7 +93,13 @@ export class LeaderElector {
       const now = microTime(new Date());
       await this.put({
         ...lease,
-        spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now },
+        spec: {
+          ...lease.spec,
+          holderIdentity: '',
+          leaseDurationSeconds: 1,
+          renewTime: now,
+          acquireTime: now,
+        },
       });
       this.options.logger?.info(
         { event: 'leader.released', lease: this.options.name },

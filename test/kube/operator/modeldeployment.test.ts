@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Operator } from '../../../src/operator/manager.ts';
 import { testKubeConfig, testKubeconfigPath, useTestNamespace } from '../../support/kube.ts';
-import { kubectl, kubectlApply, kubectlJson, modelDeployment, startOperator, until } from './support.ts';
+import {
+  type Json,
+  kubectl,
+  kubectlApply,
+  kubectlJson,
+  modelDeployment,
+  startOperator,
+  until,
+} from './support.ts';
 
 // The operator runs in this process against the shared control plane; kwok's fake kubelet runs the
 // predictor pods to Running+Ready. Where a test needs a failing pod, it writes the pod's status the
@@ -18,8 +26,8 @@ afterAll(async () => {
   await operator?.stop();
 });
 
-const conditionsOf = (md: any): Record<string, any> =>
-  Object.fromEntries((md.status?.conditions ?? []).map((c: any) => [c.type, c]));
+const conditionsOf = (md: Json): Record<string, Json> =>
+  Object.fromEntries((md.status?.conditions ?? []).map((c: Json) => [c.type, c]));
 
 describe('ModelDeployment reconciler on a real control plane', () => {
   it('makes the sample Ready (kubectl wait) with endpoints, owned children and observedGeneration', async () => {
@@ -68,7 +76,7 @@ describe('ModelDeployment reconciler on a real control plane', () => {
           controller: true,
         }),
       ]);
-      expect(child.metadata.managedFields.map((f: any) => f.manager)).toContain('kinfer-operator');
+      expect(child.metadata.managedFields.map((f: Json) => f.manager)).toContain('kinfer-operator');
     }
     const events = await kubectlJson(kubeconfig, [
       'get',
@@ -78,7 +86,7 @@ describe('ModelDeployment reconciler on a real control plane', () => {
       '--field-selector',
       'involvedObject.name=mnist,involvedObject.kind=ModelDeployment',
     ]);
-    expect(events.items.map((e: any) => e.reason)).toEqual(expect.arrayContaining(['Created', 'Ready']));
+    expect(events.items.map((e: Json) => e.reason)).toEqual(expect.arrayContaining(['Created', 'Ready']));
   });
 
   it('scales through the scale subresource (kubectl scale)', async () => {
@@ -216,7 +224,7 @@ describe('ModelDeployment reconciler on a real control plane', () => {
       '--field-selector',
       'involvedObject.name=broken,involvedObject.kind=ModelDeployment',
     ]);
-    expect(events.items.map((e: any) => [e.type, e.reason])).toContainEqual(['Warning', 'ModelLoadFailed']);
+    expect(events.items.map((e: Json) => [e.type, e.reason])).toContainEqual(['Warning', 'ModelLoadFailed']);
   });
 
   it('leaves deletion to garbage collection: the children go with the ModelDeployment', async () => {

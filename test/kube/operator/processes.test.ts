@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { testKubeconfigPath, useTestNamespace } from '../../support/kube.ts';
 import {
   freePort,
+  type Json,
   kubectl,
   kubectlApply,
   kubectlJson,
@@ -114,15 +115,15 @@ describe('kinfer operator processes', () => {
           '-l',
           'app.kubernetes.io/instance',
         ]);
-        return list.items.filter((d: any) => d.metadata.name.startsWith('kill-')).length >= 3;
+        return list.items.filter((d: Json) => d.metadata.name.startsWith('kill-')).length >= 3;
       },
       { intervalMs: 50 },
     );
     await first.stop('SIGKILL');
     const atKill = (await kubectlJson(kubeconfig, ['get', 'mds', '-n', namespace()])).items.filter(
-      (md: any) =>
+      (md: Json) =>
         md.metadata.name.startsWith('kill-') &&
-        md.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'),
+        md.status?.conditions?.some((c: Json) => c.type === 'Ready' && c.status === 'True'),
     ).length;
     expect(atKill).toBeLessThan(count);
 
@@ -138,11 +139,11 @@ describe('kinfer operator processes', () => {
     ]);
     const deployments = (
       await kubectlJson(kubeconfig, ['get', 'deployments', '-n', namespace()])
-    ).items.filter((d: any) => d.metadata.name.startsWith('kill-'));
+    ).items.filter((d: Json) => d.metadata.name.startsWith('kill-'));
     const services = (await kubectlJson(kubeconfig, ['get', 'services', '-n', namespace()])).items.filter(
-      (s: any) => s.metadata.name.startsWith('kill-'),
+      (s: Json) => s.metadata.name.startsWith('kill-'),
     );
-    const pods = (await kubectlJson(kubeconfig, ['get', 'pods', '-n', namespace()])).items.filter((p: any) =>
+    const pods = (await kubectlJson(kubeconfig, ['get', 'pods', '-n', namespace()])).items.filter((p: Json) =>
       p.metadata.name.startsWith('kill-'),
     );
     expect(deployments).toHaveLength(count);

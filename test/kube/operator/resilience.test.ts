@@ -46,7 +46,7 @@ class FreezableRelay {
   private readonly open = new Set<{ frozen: boolean; sockets: net.Socket[] }>();
   port = 0;
 
-  constructor(private readonly target: { host: string; port: number }) {
+  constructor(target: { host: string; port: number }) {
     this.server = net.createServer((client) => {
       const upstream = net.connect(target.port, target.host);
       const link = { frozen: false, sockets: [client, upstream] };

@@ -25,7 +25,11 @@ export async function kubectl(kubeconfig: string, args: string[], timeoutMs = 90
   }
 }
 
-export async function kubectlJson<T = any>(kubeconfig: string, args: string[]): Promise<T> {
+/** A Kubernetes object as kubectl prints it, read field by field in assertions. */
+// biome-ignore lint/suspicious/noExplicitAny: untyped JSON from kubectl
+export type Json = any;
+
+export async function kubectlJson<T = Json>(kubeconfig: string, args: string[]): Promise<T> {
   return JSON.parse(await kubectl(kubeconfig, [...args, '-o', 'json'])) as T;
 }
 
