@@ -8,7 +8,7 @@ const header =
 
 /**
  * Every generated file, relative to the repository root, with its exact contents: the CRDs (crds/,
- * the chart's crds/, a kustomization over them) and the argocd-cm snippet embedding the health checks.
+ * the chart's crds/, config/crd/bases/ with its kustomization) and the argocd-cm snippet embedding the health checks.
  */
 export function renderGeneratedFiles(root: string): Map<string, string> {
   const files = new Map<string, string>();
@@ -21,9 +21,11 @@ export function renderGeneratedFiles(root: string): Map<string, string> {
     // Helm installs whatever is in a chart's crds/ before the templates; it must be exactly crds/.
     files.set(`charts/kinfer/crds/${name}`, text);
   }
+  // kustomize reads only files under its own root, so config/crd gets its copy too (kubebuilder's bases/).
+  for (const name of names) files.set(`config/crd/bases/${name}`, files.get(`crds/${name}`)!);
   files.set(
-    'crds/kustomization.yaml',
-    `${header}apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${names.map((name) => `  - ${name}\n`).join('')}`,
+    'config/crd/kustomization.yaml',
+    `${header}apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${names.map((name) => `  - bases/${name}\n`).join('')}`,
   );
   files.set('argocd/argocd-cm.yaml', renderArgoCdConfigMap(root));
   return files;
