@@ -86,7 +86,8 @@ export class KubeClient {
    * AbortError when `signal` aborts.
    */
   async stream(path: string, options: RequestOptions, onLine: (value: unknown) => void): Promise<void> {
-    await this.send('GET', path, { ...options, timeoutMs: 0 }, onLine);
+    const { status, body } = await this.send('GET', path, { ...options, timeoutMs: 0 }, onLine);
+    if (status >= 400) throw toApiError(status, body);
   }
 
   private async send(
@@ -159,6 +160,10 @@ export class KubeClient {
           response.on('error', (error) => reject(wrapTransport(error)));
           response.on('aborted', () => reject(new TransportError('response aborted')));
           response.on('end', () => resolve({ status, body: streaming ? '' : buffered }));
+          // Destroyed before its end (abort, reset): settle rather than hang (the first settle wins).
+          response.on('close', () => {
+            if (!response.complete) reject(new TransportError('connection closed before the response ended'));
+          });
         });
         request.end(payload);
       });
