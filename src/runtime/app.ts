@@ -9,6 +9,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import { createLogger } from '../log.ts';
+import { demoPagePlugin } from '../web/serve.ts';
 import type { RuntimeConfig } from './config.ts';
 import { httpStatus, OverloadedError, RuntimeError } from './errors.ts';
 import { installAuth } from './http/auth.ts';
@@ -17,6 +18,7 @@ import { installMetrics, type RuntimeMetrics } from './http/metrics.ts';
 import { predictRoutes } from './http/predict.ts';
 import { v2Routes } from './http/v2.ts';
 import type { ServingPredictor } from './inference/predictor.ts';
+import { runtimeWs } from './ws/index.ts';
 
 export interface AppDeps {
   config: RuntimeConfig;
@@ -114,6 +116,7 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
   await app.register(healthRoutes, { predictor, draining: () => app.lifecycle.draining });
   await app.register(v2Routes, { predictor, maxBatch: config.maxV2Batch, serverVersion: version });
   await app.register(predictRoutes, { predictor, maxInstances: config.maxV2Batch });
-  // The WebSocket plugin (src/runtime/ws) and the demo page (src/web) register here.
+  await app.register(runtimeWs, { config, predictor, authToken });
+  await app.register(demoPagePlugin);
   return app;
 }
