@@ -37,6 +37,13 @@ export const Services: ResourceType = {
   kind: 'Service',
   namespaced: true,
 };
+export const ConfigMaps: ResourceType = {
+  group: '',
+  version: 'v1',
+  plural: 'configmaps',
+  kind: 'ConfigMap',
+  namespaced: true,
+};
 export const Pods: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true };
 export const Events: ResourceType = {
   group: '',

@@ -9,10 +9,12 @@ import type { ReconcileResult } from '../core/controller.ts';
 import type { EventRecorder } from '../core/events.ts';
 import { describe } from '../core/informer.ts';
 import {
+  ConfigMaps,
   controllerOf,
   Deployments,
   type KubeObject,
   type ResourceType,
+  resourcePath,
   Services,
   splitKey,
 } from '../core/resources.ts';
@@ -110,6 +112,14 @@ export class ModelDeploymentReconciler {
       }
     }
 
+    // A ConfigMap model that is not there yet leaves pods waiting for their volume without any
+    // failing state; say so, and look again later (ConfigMaps are not watched).
+    let requeueAfterMs: number | undefined;
+    if (!problem && md.spec.model.source.configMap) {
+      problem = await this.checkConfigMap(md, md.spec.model.source.configMap);
+      if (problem) requeueAfterMs = 30_000;
+    }
+
     const { namespace, name } = splitKey(key);
     const pods = informers.pods.list(
       (pod) =>
@@ -121,7 +131,34 @@ export class ModelDeploymentReconciler {
     // A transient failure (apiserver unavailable, conflict) goes back to the queue's backoff,
     // after the status says what went wrong.
     if (retry) throw retry;
-    return undefined;
+    return requeueAfterMs !== undefined ? { requeueAfterMs } : undefined;
+  }
+
+  private async checkConfigMap(
+    md: ParsedModelDeployment,
+    source: { name: string; key: string },
+  ): Promise<ReconcileProblem | undefined> {
+    try {
+      const configMap = await this.deps.client.request<{
+        data?: Record<string, string>;
+        binaryData?: Record<string, string>;
+      }>('GET', resourcePath(ConfigMaps, { namespace: md.metadata.namespace, name: source.name }));
+      if (configMap.binaryData?.[source.key] === undefined && configMap.data?.[source.key] === undefined) {
+        return {
+          reason: 'ModelConfigMapKeyMissing',
+          message: `ConfigMap ${source.name} has no key ${source.key} (spec.model.source.configMap.key)`,
+        };
+      }
+      return undefined;
+    } catch (error) {
+      if (isNotFound(error)) {
+        return {
+          reason: 'ModelConfigMapNotFound',
+          message: `ConfigMap ${source.name} (spec.model.source.configMap.name) does not exist in namespace ${md.metadata.namespace}`,
+        };
+      }
+      throw error;
+    }
   }
 
   /** Applies `desired` unless the apiserver's copy already has every field we set. */

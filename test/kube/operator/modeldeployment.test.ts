@@ -227,6 +227,21 @@ describe('ModelDeployment reconciler on a real control plane', () => {
     expect(events.items.map((e: Json) => [e.type, e.reason])).toContainEqual(['Warning', 'ModelLoadFailed']);
   });
 
+  it('reports a spec it cannot honour yet (missing ConfigMap) in Degraded, naming the field', async () => {
+    await kubectlApply(kubeconfig, [
+      modelDeployment('from-cm', namespace(), {
+        model: { name: 'digits', source: { configMap: { name: 'no-such-model', key: 'model.onnx' } } },
+      }),
+    ]);
+    const md = await until('Degraded=True', async () => {
+      const md = await kubectlJson(kubeconfig, ['get', '-n', namespace(), 'md/from-cm']);
+      return conditionsOf(md).Degraded?.status === 'True' ? md : undefined;
+    });
+    expect(conditionsOf(md).Degraded.reason).toBe('ModelConfigMapNotFound');
+    expect(conditionsOf(md).Degraded.message).toContain('spec.model.source.configMap.name');
+    expect(conditionsOf(md).Ready.status).toBe('False');
+  });
+
   it('leaves deletion to garbage collection: the children go with the ModelDeployment', async () => {
     await kubectl(kubeconfig, ['delete', '-n', namespace(), 'md/mnist', '--wait=true', '--timeout=30s']);
     await until(
