@@ -424,12 +424,13 @@ describe('RBAC from config/rbac on the apiserver', () => {
       ['list', 'pods'],
       ['get', 'services', 'proxy'],
       ['create', 'events'],
+      ['get', 'configmaps'],
     ];
     for (const [verb, resource, sub] of allowed)
       expect(canI(operator, verb, resource, undefined, sub), `${verb} ${resource}`).toBe(true);
     const denied: [string, string][] = [
       ['get', 'secrets'],
-      ['get', 'configmaps'],
+      ['list', 'configmaps'],
       ['update', 'modeldeployments.kinfer.dev'],
       ['delete', 'deployments.apps'],
       ['create', 'pods'],
