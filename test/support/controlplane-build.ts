@@ -1,0 +1,197 @@
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { access, mkdir, readdir, readFile, rename, rm, stat, symlink } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+/** The Go module that builds the multi-call control-plane binary. */
+export const controlPlaneModuleDir = resolve(dirname(fileURLToPath(import.meta.url)), '../controlplane');
+
+/** Component names: `kcp <name> ...`, or a symlink with that name pointing at kcp. */
+export const componentNames = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kwok',
+] as const;
+export type ComponentName = (typeof componentNames)[number];
+
+export class ControlPlaneBuildError extends Error {
+  readonly code = 'controlplane_build_failed';
+  constructor(
+    message: string,
+    readonly logPath?: string,
+    readonly logTail?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface PinnedVersions {
+  kubernetes: string;
+  kwok: string;
+}
+
+export async function readPinnedVersions(moduleDir = controlPlaneModuleDir): Promise<PinnedVersions> {
+  const text = await readFile(join(moduleDir, 'versions.env'), 'utf8');
+  const value = (key: string): string => {
+    const match = new RegExp(`^${key}=(v[0-9][^\\s]*)$`, 'm').exec(text);
+    if (!match?.[1]) throw new ControlPlaneBuildError(`versions.env: ${key} is missing or not a version`);
+    return match[1];
+  };
+  return { kubernetes: value('KUBERNETES_VERSION'), kwok: value('KWOK_VERSION') };
+}
+
+function ldflags(versions: PinnedVersions): string {
+  const [major, minor] = versions.kubernetes.replace(/^v/, '').split('.');
+  const pkg = 'k8s.io/component-base/version';
+  // -s -w: no symbol tables (about a third smaller); --version and the apiserver's /version stay
+  // right because they come from these variables.
+  return [
+    '-s',
+    '-w',
+    `-X ${pkg}.gitVersion=${versions.kubernetes}`,
+    `-X ${pkg}.gitMajor=${major}`,
+    `-X ${pkg}.gitMinor=${minor}`,
+    `-X ${pkg}.gitTreeState=clean`,
+  ].join(' ');
+}
+
+export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'kinfer', 'controlplane');
+}
+
+async function goVersion(): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync('go', ['env', 'GOVERSION', 'GOOS', 'GOARCH']);
+    return stdout.trim().split('\n').join('-');
+  } catch (error) {
+    throw new ControlPlaneBuildError(
+      `cannot run \`go\` (${(error as Error).message}); Go 1.24+ is needed to build the test control plane`,
+    );
+  }
+}
+
+/** Everything that changes the binary: pinned modules, sources, Go toolchain, linker flags. */
+export async function buildKey(moduleDir = controlPlaneModuleDir): Promise<{ key: string; dir: string }> {
+  const versions = await readPinnedVersions(moduleDir);
+  const hash = createHash('sha256');
+  hash.update(await goVersion());
+  hash.update(ldflags(versions));
+  const sources = (await readdir(join(moduleDir, 'cmd', 'kcp'))).filter((f) => f.endsWith('.go')).sort();
+  for (const file of ['go.mod', 'go.sum', ...sources.map((f) => join('cmd', 'kcp', f))]) {
+    hash.update(file);
+    hash.update(await readFile(join(moduleDir, file)));
+  }
+  const key = `k8s-${versions.kubernetes}-kwok-${versions.kwok}-${hash.digest('hex').slice(0, 12)}`;
+  return { key, dir: join(cacheRoot(), key) };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface BuildResult {
+  /** Directory holding `kcp` and one symlink per component (usable as KUBEBUILDER_ASSETS). */
+  dir: string;
+  binary: string;
+  built: boolean;
+  elapsedMs: number;
+  logPath?: string;
+  sizeBytes: number;
+}
+
+async function tail(path: string, lines = 40): Promise<string> {
+  try {
+    return (await readFile(path, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Returns the cached control-plane binary, building it first when this exact key has no binary
+ * yet. A warm call runs `go env` once and builds nothing. Concurrent builds are safe: each writes
+ * its own temp directory and renames it into place.
+ */
+export async function ensureControlPlaneBinary(
+  options: { onBuildStart?: (logPath: string) => void } = {},
+): Promise<BuildResult> {
+  const started = Date.now();
+  const { key, dir } = await buildKey();
+  const binary = join(dir, 'kcp');
+  if (await exists(binary)) {
+    return {
+      dir,
+      binary,
+      built: false,
+      elapsedMs: Date.now() - started,
+      sizeBytes: (await stat(binary)).size,
+    };
+  }
+  const versions = await readPinnedVersions();
+  await mkdir(cacheRoot(), { recursive: true });
+  const logPath = join(cacheRoot(), `${key}.build.log`);
+  const temp = `${dir}.tmp-${process.pid}`;
+  await rm(temp, { recursive: true, force: true });
+  await mkdir(temp, { recursive: true });
+  options.onBuildStart?.(logPath);
+  const log = createWriteStream(logPath);
+  const code = await new Promise<number | null>((resolvePromise, reject) => {
+    const child = spawn(
+      'go',
+      ['build', '-ldflags', ldflags(versions), '-o', join(temp, 'kcp'), './cmd/kcp'],
+      {
+        cwd: controlPlaneModuleDir,
+        env: {
+          ...process.env,
+          CGO_ENABLED: '0',
+          // -mod=readonly: the committed go.mod/go.sum are the pins; a build never rewrites them.
+          GOFLAGS: '-trimpath -buildvcs=false -mod=readonly',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    child.stdout.pipe(log, { end: false });
+    child.stderr.pipe(log, { end: false });
+    child.on('error', reject);
+    child.on('close', resolvePromise);
+  });
+  await new Promise((resolveEnd) => log.end(resolveEnd));
+  if (code !== 0) {
+    await rm(temp, { recursive: true, force: true });
+    throw new ControlPlaneBuildError(
+      `go build of the control plane failed (exit ${code}); log: ${logPath}`,
+      logPath,
+      await tail(logPath),
+    );
+  }
+  for (const name of componentNames) await symlink('kcp', join(temp, name));
+  try {
+    await rename(temp, dir);
+  } catch (error) {
+    // Another build won the race; its binary is the same.
+    await rm(temp, { recursive: true, force: true });
+    if (!(await exists(binary))) throw error;
+  }
+  return {
+    dir,
+    binary,
+    built: true,
+    elapsedMs: Date.now() - started,
+    logPath,
+    sizeBytes: (await stat(binary)).size,
+  };
+}

@@ -1,0 +1,477 @@
+import { execFile } from 'node:child_process';
+import { constants, existsSync } from 'node:fs';
+import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { createControlPlaneCerts, writeKubeconfig } from './certs.ts';
+import { type ComponentName, componentNames, ensureControlPlaneBinary } from './controlplane-build.ts';
+import { type KubeConnection, kubeRequest, kubeRequestOk, pollUntil, sleep } from './controlplane-http.ts';
+import { installExitHooks, ManagedProcess, registerTempDir, releaseTempDir } from './controlplane-process.ts';
+
+const execFileAsync = promisify(execFile);
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Annotation kwok is told to manage; only Nodes carrying it get kwok's fake kubelet. */
+export const fakeNodeAnnotation = { key: 'kwok.x-k8s.io/node', value: 'fake' } as const;
+
+export interface ControlPlaneOptions {
+  /** Fake Nodes kwok runs pods on (default 3), each with 32 CPU, 256Gi memory, 110 pods. */
+  nodes?: number;
+  /** Directory of CRD YAML to install and wait for; default `<repo>/crds` when it exists; null: none. */
+  crdsDir?: string | null;
+  /** Progress lines (start-up steps and their timings). */
+  log?: (line: string) => void;
+  /** Called when the binary is missing and a (slow, cold) build starts. */
+  onBuildStart?: (logPath: string) => void;
+}
+
+export interface ControlPlane {
+  /** Kubeconfig with embedded admin (system:masters) client certificate. */
+  kubeconfigPath: string;
+  /** The apiserver URL, https://127.0.0.1:<port>. */
+  server: string;
+  connection: KubeConnection;
+  /** Temp directory holding certs, etcd data, kubeconfig and `logs/<component>.log`. */
+  dir: string;
+  /** Milliseconds from the start call to everything ready. */
+  startupMs: number;
+  /** Process ids by component, for measurements (RSS) and debugging. */
+  pids(): Partial<Record<ComponentName, number>>;
+  /** Stops the apiserver (SIGTERM) and starts it again on the same port and etcd; resolves when ready. */
+  restartApiServer(): Promise<void>;
+  /** Stops every component (kwok, scheduler, controller manager, apiserver, etcd) and removes the temp dir. */
+  stop(): Promise<void>;
+}
+
+// kube-apiserver 1.33 drains and stops listening within ~50 ms of SIGTERM but then often lingers
+// for seconds; everything it stores is already in etcd, so it gets a short grace before SIGKILL.
+const stopGraceMs: Record<ComponentName, number> = {
+  kwok: 2_000,
+  'kube-scheduler': 2_000,
+  'kube-controller-manager': 2_000,
+  'kube-apiserver': 1_000,
+  etcd: 5_000,
+};
+
+export class ControlPlaneStartError extends Error {
+  readonly code = 'controlplane_start_failed';
+}
+
+/** Where each component's executable comes from: KUBEBUILDER_ASSETS when it has it, else kcp. */
+async function resolveExecutables(options: ControlPlaneOptions): Promise<Record<ComponentName, string>> {
+  const found: Partial<Record<ComponentName, string>> = {};
+  const assets = process.env.KUBEBUILDER_ASSETS;
+  if (assets) {
+    for (const name of componentNames) {
+      const candidate = join(assets, name);
+      try {
+        await access(candidate, constants.X_OK);
+        found[name] = candidate;
+      } catch {
+        // Not provided there (setup-envtest ships only etcd, kube-apiserver and kubectl).
+      }
+    }
+  }
+  const missing = componentNames.filter((name) => !found[name]);
+  if (missing.length > 0) {
+    const build = await ensureControlPlaneBinary(
+      options.onBuildStart ? { onBuildStart: options.onBuildStart } : {},
+    );
+    for (const name of missing) found[name] = join(build.dir, name);
+  }
+  return found as Record<ComponentName, string>;
+}
+
+/** Distinct free loopback ports: all listeners are open at once, so no port is handed out twice. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<import('node:net').Server>((resolvePromise, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolvePromise(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => (server.address() as import('node:net').AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((r) => server.close(r))));
+  return ports;
+}
+
+function httpStatus(url: string, insecureTls = false): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    const make = url.startsWith('https:') ? httpsRequest : httpRequest;
+    const req = make(url, { timeout: 2_000, agent: false, rejectUnauthorized: !insecureTls }, (res) => {
+      res.resume();
+      res.on('end', () => resolvePromise(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function fakeNode(name: string): object {
+  const resources = { cpu: '32', memory: '256Gi', pods: '110', 'ephemeral-storage': '1Ti' };
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      annotations: {
+        [fakeNodeAnnotation.key]: fakeNodeAnnotation.value,
+        'node.alpha.kubernetes.io/ttl': '0',
+      },
+      labels: {
+        'kubernetes.io/hostname': name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        type: 'kwok',
+      },
+    },
+    status: {
+      allocatable: resources,
+      capacity: resources,
+      nodeInfo: {
+        architecture: 'amd64',
+        operatingSystem: 'linux',
+        kubeletVersion: 'fake',
+        kubeProxyVersion: 'fake',
+      },
+    },
+  };
+}
+
+/** Reads CRD names from every YAML file in `dir` (multi-document files allowed). */
+export async function crdFiles(dir: string): Promise<string[]> {
+  if (!existsSync(dir)) return [];
+  return (await readdir(dir))
+    .filter((file) => file.endsWith('.yaml') || file.endsWith('.yml'))
+    .sort()
+    .map((file) => join(dir, file));
+}
+
+/**
+ * Installs the CRDs in `dir` with kubectl server-side apply and waits until each is Established.
+ * Uses kubectl (not the harness's own HTTPS client) so it works with any kubeconfig, including a
+ * reused cluster's.
+ */
+export async function installCrds(
+  kubeconfigPath: string,
+  dir: string,
+  timeoutMs = 60_000,
+): Promise<string[]> {
+  const files = await crdFiles(dir);
+  if (files.length === 0) return [];
+  const kubectl = (args: string[]) =>
+    execFileAsync('kubectl', ['--kubeconfig', kubeconfigPath, ...args], { timeout: timeoutMs });
+  try {
+    const applied = await kubectl([
+      'apply',
+      '--server-side',
+      '--force-conflicts',
+      '--field-manager=kinfer-test-harness',
+      '-o',
+      'name',
+      ...files.flatMap((file) => ['-f', file]),
+    ]);
+    const names = applied.stdout
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line.startsWith('customresourcedefinition'));
+    if (names.length > 0) {
+      await kubectl([
+        'wait',
+        '--for=condition=Established',
+        `--timeout=${Math.round(timeoutMs / 1000)}s`,
+        ...names,
+      ]);
+    }
+    return names;
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr?.trim();
+    throw new ControlPlaneStartError(
+      `installing CRDs from ${dir} failed: ${stderr || (error as Error).message}`,
+    );
+  }
+}
+
+/**
+ * Starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok on loopback with a
+ * throwaway CA, creates fake Nodes, installs CRDs, and resolves once all of it is ready.
+ */
+export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const started = Date.now();
+  const log = options.log ?? (() => {});
+  const step = (what: string) => log(`${what} (+${Date.now() - started} ms)`);
+  installExitHooks();
+
+  const dir = await mkdtemp(join(tmpdir(), 'kinfer-controlplane-'));
+  registerTempDir(dir);
+  const logsDir = join(dir, 'logs');
+  const processes = new Map<ComponentName, ManagedProcess>();
+  let stopped = false;
+
+  const stopAll = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    // Reverse dependency order: clients first, etcd last, so nothing logs errors about a
+    // vanished apiserver and etcd shuts down with no open watches.
+    for (const name of [
+      'kwok',
+      'kube-scheduler',
+      'kube-controller-manager',
+      'kube-apiserver',
+      'etcd',
+    ] as const) {
+      const stopStarted = Date.now();
+      await processes.get(name)?.stop(stopGraceMs[name]);
+      log(`stopped ${name} in ${Date.now() - stopStarted} ms`);
+    }
+    if (process.env.KINFER_KEEP_CONTROLPLANE_DIR) {
+      log(`kept ${dir} (KINFER_KEEP_CONTROLPLANE_DIR)`);
+    } else {
+      await rm(dir, { recursive: true, force: true });
+    }
+    releaseTempDir(dir);
+  };
+
+  try {
+    await mkdir(logsDir);
+    const [executables, certs, ports] = await Promise.all([
+      resolveExecutables(options),
+      createControlPlaneCerts(dir, { extraSans: ['IP:10.96.0.1'] }),
+      freePorts(5),
+    ]);
+    const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedulerPort] = ports as [
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    step('binaries, certificates and ports ready');
+
+    const server = `https://127.0.0.1:${apiPort}`;
+    const kubeconfigPath = join(dir, 'kubeconfig');
+    await writeKubeconfig(kubeconfigPath, server, certs);
+    const connection: KubeConnection = {
+      server,
+      ca: await readFile(certs.caCert),
+      cert: await readFile(certs.adminCert),
+      key: await readFile(certs.adminKey),
+    };
+
+    const launch = (name: ComponentName, args: string[]): ManagedProcess => {
+      const proc = new ManagedProcess(name, executables[name], args, join(logsDir, `${name}.log`));
+      processes.set(name, proc);
+      return proc;
+    };
+    // Any component dying during start-up fails the start at once, with its log in the message.
+    const watchExits = (): Promise<never> => {
+      const watcher = new Promise<never>((_, reject) => {
+        for (const proc of processes.values()) {
+          void proc.exited.then((code) => {
+            if (!stopped && !proc.stopping) {
+              reject(
+                new ControlPlaneStartError(
+                  `${proc.name} exited (code ${code}) during start-up:\n${proc.tail()}`,
+                ),
+              );
+            }
+          });
+        }
+      });
+      // A component exiting after the race is decided must not become an unhandled rejection.
+      watcher.catch(() => {});
+      return watcher;
+    };
+    const ready = async <T>(
+      what: string,
+      check: () => Promise<T | undefined>,
+      timeoutMs = 60_000,
+    ): Promise<T> => {
+      const result = await Promise.race([
+        pollUntil(what, check, { timeoutMs, intervalMs: 100 }),
+        watchExits(),
+      ]);
+      step(`${what}: ready`);
+      return result;
+    };
+
+    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    const etcdPeer = `http://127.0.0.1:${etcdPeerPort}`;
+    launch('etcd', [
+      '--name=kinfer-test',
+      `--data-dir=${join(dir, 'etcd')}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=${etcdPeer}`,
+      `--initial-advertise-peer-urls=${etcdPeer}`,
+      `--initial-cluster=kinfer-test=${etcdPeer}`,
+      // Test data is thrown away; fsync would only make every write slower.
+      '--unsafe-no-fsync=true',
+      '--log-level=warn',
+    ]);
+    await ready('etcd', async () => ((await httpStatus(`${etcdUrl}/health`)) === 200 ? true : undefined));
+
+    const apiServerArgs = [
+      '--advertise-address=127.0.0.1',
+      '--bind-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${join(dir, 'apiserver-certs')}`,
+      `--tls-cert-file=${certs.servingCert}`,
+      `--tls-private-key-file=${certs.servingKey}`,
+      `--client-ca-file=${certs.caCert}`,
+      `--etcd-servers=${etcdUrl}`,
+      '--authorization-mode=Node,RBAC',
+      `--service-account-key-file=${certs.serviceAccountPub}`,
+      `--service-account-signing-key-file=${certs.serviceAccountKey}`,
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      '--service-cluster-ip-range=10.96.0.0/16',
+      '--allow-privileged=true',
+      // One apiserver on loopback: the "kubernetes" Service endpoint reconciler would only fail
+      // on the loopback address (and there is nothing in the cluster to reach it).
+      '--endpoint-reconciler-type=none',
+      '--profiling=false',
+      '--v=1',
+    ];
+    const startApiServer = async (): Promise<void> => {
+      launch('kube-apiserver', apiServerArgs);
+      await ready('kube-apiserver /readyz', async () =>
+        (await kubeRequest(connection, 'GET', '/readyz', { timeoutMs: 2_000 })).status === 200
+          ? true
+          : undefined,
+      );
+    };
+    await startApiServer();
+
+    launch('kube-controller-manager', [
+      `--kubeconfig=${kubeconfigPath}`,
+      `--authentication-kubeconfig=${kubeconfigPath}`,
+      `--authorization-kubeconfig=${kubeconfigPath}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${kcmPort}`,
+      `--cert-dir=${join(dir, 'kcm-certs')}`,
+      '--leader-elect=false',
+      `--service-account-private-key-file=${certs.serviceAccountKey}`,
+      `--root-ca-file=${certs.caCert}`,
+      '--service-cluster-ip-range=10.96.0.0/16',
+      // Every default controller except the ones that need a cloud or real kubelets' CSRs.
+      '--controllers=*,-node-ipam-controller,-cloud-node-lifecycle-controller,-service-lb-controller,-node-route-controller',
+      // CSRs (e.g. a test creating one) get signed by the throwaway CA.
+      `--cluster-signing-cert-file=${certs.caCert}`,
+      `--cluster-signing-key-file=${certs.caKey}`,
+      '--use-service-account-credentials=false',
+      '--v=1',
+    ]);
+    launch('kube-scheduler', [
+      `--kubeconfig=${kubeconfigPath}`,
+      `--authentication-kubeconfig=${kubeconfigPath}`,
+      `--authorization-kubeconfig=${kubeconfigPath}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${schedulerPort}`,
+      `--cert-dir=${join(dir, 'scheduler-certs')}`,
+      '--leader-elect=false',
+      '--v=1',
+    ]);
+    // An explicit (empty) config keeps a developer's ~/.kwok/kwok.yaml out of the tests; with no
+    // Stage objects configured kwok uses its default stages (nodes Ready, pods Running and Ready).
+    const kwokConfig = join(dir, 'kwok.yaml');
+    await writeFile(
+      kwokConfig,
+      'apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions: {}\n',
+    );
+    launch('kwok', [
+      `--config=${kwokConfig}`,
+      `--kubeconfig=${kubeconfigPath}`,
+      '--manage-all-nodes=false',
+      `--manage-nodes-with-annotation-selector=${fakeNodeAnnotation.key}=${fakeNodeAnnotation.value}`,
+      '--cidr=10.244.0.1/16',
+      '--node-ip=127.0.0.1',
+    ]);
+
+    const nodeNames = Array.from({ length: options.nodes ?? 3 }, (_, i) => `kwok-node-${i}`);
+    await Promise.all(
+      nodeNames.map(async (name) => {
+        const node = fakeNode(name) as { status: unknown };
+        const created = await kubeRequest(connection, 'POST', '/api/v1/nodes', {
+          body: JSON.stringify(node),
+        });
+        if (created.status !== 201 && created.status !== 409) {
+          throw new ControlPlaneStartError(`creating Node ${name}: HTTP ${created.status}: ${created.body}`);
+        }
+        // Status is ignored on create for most kinds; set capacity through the status subresource.
+        await kubeRequestOk(connection, 'PATCH', `/api/v1/nodes/${name}/status`, {
+          body: JSON.stringify({ status: node.status }),
+          contentType: 'application/merge-patch+json',
+        });
+      }),
+    );
+    step('fake nodes created');
+
+    const crdsDir = options.crdsDir === undefined ? join(repoRoot, 'crds') : options.crdsDir;
+    await Promise.all([
+      ready('fake nodes Ready', async () => {
+        const list = JSON.parse(
+          (await kubeRequestOk(connection, 'GET', '/api/v1/nodes?labelSelector=type%3Dkwok')).body,
+        ) as { items: { status?: { conditions?: { type: string; status: string }[] } }[] };
+        const readyCount = list.items.filter((node) =>
+          node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        ).length;
+        return readyCount >= nodeNames.length ? true : undefined;
+      }),
+      ready('kube-controller-manager (default ServiceAccount)', async () =>
+        (await kubeRequest(connection, 'GET', '/api/v1/namespaces/default/serviceaccounts/default'))
+          .status === 200
+          ? true
+          : undefined,
+      ),
+      ready('kube-controller-manager /healthz', async () =>
+        (await httpStatus(`https://127.0.0.1:${kcmPort}/healthz`, true)) === 200 ? true : undefined,
+      ),
+      ready('kube-scheduler /healthz', async () =>
+        (await httpStatus(`https://127.0.0.1:${schedulerPort}/healthz`, true)) === 200 ? true : undefined,
+      ),
+      crdsDir
+        ? Promise.race([installCrds(kubeconfigPath, crdsDir), watchExits()]).then((names) =>
+            step(`CRDs established: ${names.length}`),
+          )
+        : Promise.resolve(),
+    ]);
+    const startupMs = Date.now() - started;
+    step('control plane ready');
+
+    return {
+      kubeconfigPath,
+      server,
+      connection,
+      dir,
+      startupMs,
+      pids: () =>
+        Object.fromEntries([...processes].filter(([, p]) => p.running).map(([name, p]) => [name, p.pid])),
+      restartApiServer: async () => {
+        const apiserver = processes.get('kube-apiserver');
+        await apiserver?.stop(stopGraceMs['kube-apiserver']);
+        // The port is ours until the process is gone; a short pause lets the kernel release it.
+        await sleep(50);
+        await startApiServer();
+      },
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    if (error instanceof ControlPlaneStartError) throw error;
+    throw new ControlPlaneStartError(`control plane failed to start: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}

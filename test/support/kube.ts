@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { pollUntil } from './controlplane-http.ts';
+
+/** Path of the admin kubeconfig the kube project's global setup provides. */
+export function testKubeconfigPath(): string {
+  const path = inject('kubeconfig');
+  if (!path) throw new Error('no kubeconfig provided: is this file in the kube project (test/kube/**)?');
+  return path;
+}
+
+/** A KubeConfig for the shared test control plane (admin, system:masters). */
+export function testKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(testKubeconfigPath());
+  return kc;
+}
+
+/** A DNS-1123 name unique to this run, e.g. `uniqueName('md')` → `md-3f9a1c`. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * Creates a namespace of its own for the calling test file (in beforeAll) and deletes it afterwards
+ * (afterAll, without waiting for finalization). Returns a getter, since the name exists only once
+ * beforeAll has run.
+ */
+export function useTestNamespace(prefix = 'test'): () => string {
+  let name: string | undefined;
+  beforeAll(async () => {
+    const candidate = uniqueName(prefix);
+    await testKubeConfig()
+      .makeApiClient(CoreV1Api)
+      .createNamespace({ body: { metadata: { name: candidate, labels: { 'kinfer.dev/test': 'true' } } } });
+    name = candidate;
+  });
+  afterAll(async () => {
+    if (!name) return;
+    await testKubeConfig()
+      .makeApiClient(CoreV1Api)
+      .deleteNamespace({ name })
+      .catch(() => {});
+  });
+  return () => {
+    if (!name) throw new Error('useTestNamespace: the namespace exists only inside tests (after beforeAll)');
+    return name;
+  };
+}
+
+/**
+ * Polls until `check` returns something other than undefined; on timeout the error names `what`
+ * and the last reason (or thrown error). Prefer a watch in product code; in tests, a short poll
+ * keeps assertions simple.
+ */
+export function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  options: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
+  return pollUntil(what, check, {
+    timeoutMs: options.timeoutMs ?? 60_000,
+    intervalMs: options.intervalMs ?? 200,
+  });
+}
+
+export interface ConditionLike {
+  type: string;
+  status: string;
+}
+
+/** True when `conditions` has `type` with status "True". */
+export function hasCondition(
+  conditions: ConditionLike[] | undefined,
+  type: string,
+  status = 'True',
+): boolean {
+  return conditions?.some((condition) => condition.type === type && condition.status === status) ?? false;
+}
