@@ -39,9 +39,10 @@ export const PredictInstanceSchema = z
     }
   });
 
-export const PredictRequestSchema = z
-  .union([z.object({ instances: z.array(PredictInstanceSchema).min(1) }).strict(), PredictInstanceSchema])
-  .meta({ id: 'PredictRequest' });
+export const PredictRequestSchema = z.union([
+  z.object({ instances: z.array(PredictInstanceSchema).min(1) }).strict(),
+  PredictInstanceSchema,
+]);
 
 export const ModelRefSchema = z.object({ name: z.string(), sha256: z.string() });
 
@@ -54,15 +55,13 @@ export const PredictionSchema = z.object({
 export const PredictResponseSchema = PredictionSchema.extend({
   model: ModelRefSchema,
   latencyMs: z.number(),
-}).meta({ id: 'PredictResponse' });
+});
 
-export const PredictManyResponseSchema = z
-  .object({
-    predictions: z.array(PredictionSchema),
-    model: ModelRefSchema,
-    latencyMs: z.number(),
-  })
-  .meta({ id: 'PredictManyResponse' });
+export const PredictManyResponseSchema = z.object({
+  predictions: z.array(PredictionSchema),
+  model: ModelRefSchema,
+  latencyMs: z.number(),
+});
 
 export type PredictInstance = z.infer<typeof PredictInstanceSchema>;
 export type PredictRequest = z.infer<typeof PredictRequestSchema>;

@@ -6,7 +6,7 @@ import { z } from 'zod';
  * Only FP32 tensors and JSON data are served (no binary tensor extension).
  */
 
-export const V2ErrorSchema = z.object({ error: z.string() }).meta({ id: 'V2Error' });
+export const V2ErrorSchema = z.object({ error: z.string() });
 
 export const V2ServerLiveSchema = z.object({ live: z.boolean() });
 export const V2ServerReadySchema = z.object({ ready: z.boolean() });
@@ -44,14 +44,12 @@ export const V2RequestInputSchema = z.object({
   data: z.array(z.any()).describe('the tensor in row-major order, flat or nested as the shape; FP32 numbers'),
 });
 
-export const V2InferRequestSchema = z
-  .object({
-    id: z.string().optional(),
-    parameters,
-    inputs: z.array(V2RequestInputSchema).min(1),
-    outputs: z.array(z.object({ name: z.string(), parameters })).optional(),
-  })
-  .meta({ id: 'V2InferRequest' });
+export const V2InferRequestSchema = z.object({
+  id: z.string().optional(),
+  parameters,
+  inputs: z.array(V2RequestInputSchema).min(1),
+  outputs: z.array(z.object({ name: z.string(), parameters })).optional(),
+});
 
 export const V2ResponseOutputSchema = z.object({
   name: z.string(),
@@ -61,15 +59,13 @@ export const V2ResponseOutputSchema = z.object({
   data: z.array(z.number()),
 });
 
-export const V2InferResponseSchema = z
-  .object({
-    model_name: z.string(),
-    model_version: z.string().optional(),
-    id: z.string().optional(),
-    parameters,
-    outputs: z.array(V2ResponseOutputSchema),
-  })
-  .meta({ id: 'V2InferResponse' });
+export const V2InferResponseSchema = z.object({
+  model_name: z.string(),
+  model_version: z.string().optional(),
+  id: z.string().optional(),
+  parameters,
+  outputs: z.array(V2ResponseOutputSchema),
+});
 
 export type V2InferRequest = z.infer<typeof V2InferRequestSchema>;
 export type V2InferResponse = z.infer<typeof V2InferResponseSchema>;

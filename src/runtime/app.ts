@@ -91,6 +91,13 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
     reply.code(404).send({ error: `no route for ${request.method} ${request.url.split('?', 1)[0]}` });
   });
 
+  // Draining: answers still go out, but on connections that then close, so keep-alive clients
+  // do not hold the server open (fastify closes only the connections idle when close began).
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (app.lifecycle.draining) reply.header('connection', 'close');
+    return payload;
+  });
+
   if (authToken) installAuth(app, authToken);
   if (config.corsOrigins.length > 0) {
     await app.register(cors, { origin: config.corsOrigins.includes('*') ? true : config.corsOrigins });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { booleanFlag, envName, flagName, parseOptions, UsageError } from '../cli/options.ts';
+import { envName, flagName, parseOptions, UsageError } from '../cli/options.ts';
 import { logLevels } from '../log.ts';
 import { wsConfigShape } from './ws/settings.ts';
 
@@ -42,7 +42,7 @@ export const runtimeConfigSchema = z
       .regex(/^[a-fA-F0-9]{64}$/, 'must be 64 hex digits')
       .optional()
       .describe('expected sha256 of the model file; a mismatch refuses to serve'),
-    maxBatchSize: int(1, 4096).default(64).describe('largest batch sent to the model'),
+    maxBatchSize: int(1, 4096).default(64).describe('largest batch sent to the model; 1 turns batching off'),
     maxDelayMs: z.coerce.number().min(0).max(1000).default(2).describe('longest wait for a batch to fill'),
     workers: int(1, 64).default(2).describe('inference worker threads, each owning a session'),
     intraOpNumThreads: int(1, 64).default(1).describe('onnxruntime threads per session'),
@@ -54,7 +54,6 @@ export const runtimeConfigSchema = z
     corsOrigins: list.default([]).describe('origins allowed by CORS, comma-separated; "*" for any'),
     logLevel: z.enum(logLevels).default('info'),
     authTokenFile: z.string().min(1).optional().describe('file holding the bearer token; no auth when unset'),
-    batching: booleanFlag().default(true).describe('false sends every image alone (for benchmarks)'),
     ...wsConfigShape,
   })
   .superRefine((config, ctx) => {
@@ -82,12 +81,7 @@ export function loadRuntimeConfig(
 ): RuntimeConfig {
   // First pass: raw values from flags and environment, no defaults, to know what was given where.
   const raw = z.object(
-    Object.fromEntries(
-      (Object.keys(shape) as Key[]).map((key) => [
-        key,
-        key === 'batching' ? booleanFlag().optional() : z.string().optional(),
-      ]),
-    ),
+    Object.fromEntries((Object.keys(shape) as Key[]).map((key) => [key, z.string().optional()])),
   );
   const { options: given, positionals } = parseOptions(raw, argv, env);
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
@@ -117,12 +111,12 @@ export function loadRuntimeConfig(
     fromFile = (parsed ?? {}) as Record<string, unknown>;
     // The CRD's nested spelling is accepted too: `batching: {maxBatchSize, maxDelayMs}`.
     if (fromFile.batching && typeof fromFile.batching === 'object') {
-      const { maxBatchSize, maxDelayMs, enabled } = fromFile.batching as Record<string, unknown>;
+      const { batching, ...rest } = fromFile;
+      const { maxBatchSize, maxDelayMs } = batching as Record<string, unknown>;
       fromFile = {
-        ...fromFile,
-        maxBatchSize: fromFile.maxBatchSize ?? maxBatchSize,
-        maxDelayMs: fromFile.maxDelayMs ?? maxDelayMs,
-        batching: enabled,
+        ...rest,
+        maxBatchSize: rest.maxBatchSize ?? maxBatchSize,
+        maxDelayMs: rest.maxDelayMs ?? maxDelayMs,
       };
     }
     for (const key of Object.keys(fromFile)) {

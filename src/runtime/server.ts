@@ -35,9 +35,8 @@ export async function startRuntime(config: RuntimeConfig): Promise<RunningRuntim
     sha256: config.sha256,
     workers: config.workers,
     intraOpNumThreads: config.intraOpNumThreads,
-    // Batching off (for comparisons) means every image is its own batch, sent at once.
-    maxBatchSize: config.batching ? config.maxBatchSize : 1,
-    maxDelayMs: config.batching ? config.maxDelayMs : 0,
+    maxBatchSize: config.maxBatchSize,
+    maxDelayMs: config.maxDelayMs,
     queueLimit: config.queueLimit,
   });
   const app = await buildApp({ config, predictor, authToken });

@@ -10,7 +10,8 @@ export function installAuth(app: FastifyInstance, token: string): void {
   const expected = sha256(token);
   app.addHook('onRequest', async (request) => {
     const path = request.url.split('?', 1)[0]!;
-    if (publicPaths.has(path)) return;
+    // CORS preflights never carry credentials (browsers strip them); they reveal nothing.
+    if (publicPaths.has(path) || request.method === 'OPTIONS') return;
     const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
     if (!match || !timingSafeEqual(sha256(match[1]!), expected)) throw new UnauthorizedError();
   });

@@ -27,6 +27,11 @@ export function installMetrics(app: FastifyInstance, predictor: ServingPredictor
     buckets: latencyBuckets,
     registers: [registry],
   });
+  const inFlight = new Gauge({
+    name: 'kinfer_http_requests_in_flight',
+    help: 'HTTP requests received and not yet answered',
+    registers: [registry],
+  });
   const batchSize = new Histogram({
     name: 'kinfer_batch_size',
     help: 'Images per batch sent to the model',
@@ -83,7 +88,18 @@ export function installMetrics(app: FastifyInstance, predictor: ServingPredictor
   });
   app.addHook('onClose', async () => unsubscribe());
 
+  // Counted once per request, whether it ends in a response or an abort (or both).
+  const open = new WeakSet<object>();
+  const done = (request: object) => {
+    if (open.delete(request)) inFlight.dec();
+  };
+  app.addHook('onRequest', async (request) => {
+    open.add(request);
+    inFlight.inc();
+  });
+  app.addHook('onRequestAbort', async (request) => done(request));
   app.addHook('onResponse', async (request, reply) => {
+    done(request);
     // The route template, never the raw URL: unknown paths would explode the label set.
     const route = request.routeOptions.url ?? 'unmatched';
     const labels = { method: request.method, route };

@@ -36,8 +36,9 @@ interface Item {
 
 /**
  * The dynamic batcher: requests from every caller join one queue; a batch leaves when it is full
- * (`maxBatchSize` images) or when its oldest request has waited `maxDelayMs`, and only while a
- * worker is free, so under load the queue itself forms large batches. Each request's images are
+ * (`maxBatchSize` images), when its oldest request has waited `maxDelayMs`, or at once when no
+ * batch is running at all; and only while a worker is free, so under load the queue itself forms
+ * large batches. Each request's images are
  * kept contiguous and in order, so every caller gets exactly its own rows back.
  */
 export class Batcher {
@@ -116,8 +117,11 @@ export class Batcher {
     const { maxBatchSize, maxDelayMs, concurrency } = this.options;
     while (this.queue.length > 0 && this.running < concurrency) {
       const waited = performance.now() - this.queue[0]!.enqueuedAt;
-      // A closing batcher flushes at once: nobody else is coming.
-      if (this.queued < maxBatchSize && waited < maxDelayMs && !this.closed) {
+      // Waiting for company only pays while another batch is running: with every worker idle, a
+      // lone request goes at once (no added latency at low load); under load, batches fill while
+      // workers are busy. A closing batcher flushes at once: nobody else is coming.
+      const worthWaiting = this.running > 0 && !this.closed;
+      if (this.queued < maxBatchSize && waited < maxDelayMs && worthWaiting) {
         if (!this.timer) {
           this.timer = setTimeout(() => {
             this.timer = undefined;

@@ -70,15 +70,34 @@ describe('Batcher', () => {
     for (let k = 0; k < 30; k++) expect(out[k * OUT]).toBe(7000 + k);
   });
 
-  it('sends a lone request after maxDelayMs, and a full batch at once', async () => {
+  it('sends a request at once when every worker is idle', async () => {
     const model = fakeModel();
-    const batcher = new Batcher(model.run, options({ maxBatchSize: 4, maxDelayMs: 40 }));
-    let started = performance.now();
+    const batcher = new Batcher(model.run, options({ maxBatchSize: 4, maxDelayMs: 5_000 }));
+    const started = performance.now();
     await batcher.submit(images(1, 1), 1);
-    expect(performance.now() - started).toBeGreaterThanOrEqual(35);
-    started = performance.now();
-    await batcher.submit(images(1, 4), 4);
-    expect(performance.now() - started).toBeLessThan(30);
+    expect(performance.now() - started).toBeLessThan(2_500);
+  });
+
+  it('while a batch runs, holds a lone request up to maxDelayMs for company, but sends a full batch at once', async () => {
+    const starts: number[] = [];
+    const model = fakeModel(300);
+    const run: RunBatch = (data, count) => {
+      starts.push(performance.now());
+      return model.run(data, count);
+    };
+    const batcher = new Batcher(run, options({ maxBatchSize: 4, maxDelayMs: 60, concurrency: 3 }));
+    const busy = batcher.submit(images(1, 1), 1); // occupies one worker for 300 ms
+    const loneAt = performance.now();
+    const lone = batcher.submit(images(2, 1), 1);
+    await lone;
+    expect(starts[1]! - loneAt).toBeGreaterThanOrEqual(55);
+
+    const slow = new Batcher(run, options({ maxBatchSize: 4, maxDelayMs: 5_000, concurrency: 2 }));
+    const first = slow.submit(images(3, 1), 1);
+    const fullAt = performance.now();
+    await slow.submit(images(4, 4), 4);
+    expect(starts[3]! - fullAt).toBeLessThan(2_500);
+    await Promise.all([busy, first]);
   });
 
   it('never runs more batches at once than its concurrency', async () => {
@@ -117,13 +136,16 @@ describe('Batcher', () => {
   });
 
   it('close() finishes queued work at once, then refuses new work', async () => {
-    const model = fakeModel(5);
-    const batcher = new Batcher(model.run, options({ maxDelayMs: 10_000 }));
-    const pending = batcher.submit(images(1, 1), 1);
+    const model = fakeModel(50);
+    const batcher = new Batcher(model.run, options({ maxDelayMs: 60_000, concurrency: 2 }));
+    const running = batcher.submit(images(1, 1), 1);
+    const waiting = batcher.submit(images(2, 1), 1); // would wait a minute for company
+    expect(batcher.queuedImages).toBe(1);
     const started = performance.now();
     await batcher.close();
-    expect(performance.now() - started).toBeLessThan(1000);
-    await expect(pending).resolves.toHaveLength(OUT);
+    expect(performance.now() - started).toBeLessThan(10_000);
+    await expect(running).resolves.toHaveLength(OUT);
+    await expect(waiting).resolves.toHaveLength(OUT);
     await expect(batcher.submit(images(2, 1), 1)).rejects.toBeInstanceOf(ShuttingDownError);
   });
 });

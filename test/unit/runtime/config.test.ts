@@ -21,7 +21,6 @@ describe('loadRuntimeConfig', () => {
       model: bundledModelPath,
       modelName: 'mnist-cnn',
       maxV2Batch: 1024,
-      batching: true,
       corsOrigins: [],
       logLevel: 'info',
     });
@@ -47,15 +46,11 @@ describe('loadRuntimeConfig', () => {
     });
   });
 
-  it('accepts the CRD spelling of batching in the file, and batching off from the environment', () => {
+  it('accepts the CRD spelling of batching in the file', () => {
     const file = yamlFile('crd.yaml', 'batching:\n  maxBatchSize: 16\n  maxDelayMs: 1\ncorsOrigins: ["*"]\n');
-    expect(loadRuntimeConfig(['--config', file], {})).toMatchObject({
-      maxBatchSize: 16,
-      maxDelayMs: 1,
-      batching: true,
-      corsOrigins: ['*'],
-    });
-    expect(loadRuntimeConfig([], { KINFER_BATCHING: 'off' }).batching).toBe(false);
+    const config = loadRuntimeConfig(['--config', file], {});
+    expect(config).toMatchObject({ maxBatchSize: 16, maxDelayMs: 1, corsOrigins: ['*'] });
+    expect(config).not.toHaveProperty('batching');
   });
 
   const bad: [string, string[], Record<string, string>, RegExp][] = [

@@ -1,0 +1,251 @@
+/**
+ * `npm run bench:runtime`: what the predictor runtime serves, against the two ceilings that bound
+ * it, all measured in this run on this machine (design.md, performance notes):
+ *
+ *   raw ceiling        onnxruntime alone in one process, batched (no HTTP, no JSON)
+ *   transport ceiling  a bare Node HTTP server parsing the same V2 body and answering a fixed reply
+ *   served             `kinfer runtime` (a child process) through REST V2 at concurrency 1/16/64,
+ *                      dynamic batching on and off (--max-batch-size 1); plus workers x intraOpNumThreads at c=64
+ *
+ * The load generator runs in this process (keep-alive http.Agent, one request per connection at a
+ * time), on the same 2 cores as the server: like wrk on the same machine, it costs the server CPU.
+ * Options: --seconds N (per point, default 3), --images 1,64 (images per request: a drawing
+ * client sends 1, the job runner 64), --no-sweep.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import http from 'node:http';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import ort from 'onnxruntime-node';
+import { loadMnistTest } from '../src/datasets/idx.ts';
+import { bundledModelPath } from '../src/runtime/config.ts';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '3' },
+    images: { type: 'string', default: '1,64' },
+    model: { type: 'string', default: bundledModelPath },
+    'no-sweep': { type: 'boolean', default: false },
+  },
+});
+const seconds = Number(values.seconds);
+const requestSizes = values.images.split(',').map(Number);
+const modelPath = values.model;
+const bin = fileURLToPath(new URL('../bin/kinfer.js', import.meta.url));
+
+// Real digits as request bodies (mostly zeros, like every MNIST request), 64 different bodies.
+const digits = await loadMnistTest();
+const pixel = (i: number) => digits.images[i % (digits.count * 784)]! / 255;
+const makeBodies = (imagesPerRequest: number) =>
+  Array.from({ length: 64 }, (_, b) => {
+    const start = b * imagesPerRequest * 784;
+    const data = Array.from({ length: imagesPerRequest * 784 }, (_, k) => pixel(start + k));
+    return JSON.stringify({
+      inputs: [{ name: 'input', shape: [imagesPerRequest, 1, 28, 28], datatype: 'FP32', data }],
+    });
+  });
+let imagesPerRequest = 1;
+let bodies: string[] = [];
+
+interface Result {
+  imagesPerSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+/** Images/s of one InferenceSession run back to back on batches of `batch`. */
+async function rawCeiling(batch: number, intraOpNumThreads: number): Promise<number> {
+  const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads, interOpNumThreads: 1 });
+  const input = new Float32Array(batch * 784).map((_, i) => pixel(i));
+  const feeds = { input: new ort.Tensor('float32', input, [batch, 1, 28, 28]) };
+  for (let i = 0; i < 20; i++) await session.run(feeds);
+  let images = 0;
+  const start = performance.now();
+  while (performance.now() - start < seconds * 1000) {
+    await session.run(feeds);
+    images += batch;
+  }
+  const rate = images / ((performance.now() - start) / 1000);
+  await session.release();
+  return rate;
+}
+
+/** Closed-loop load: `concurrency` connections, each sending the next request when answered. */
+async function load(port: number, path: string, concurrency: number): Promise<Result> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const send = (body: string) =>
+    new Promise<number>((resolve, reject) => {
+      const request = http.request(
+        {
+          host: '127.0.0.1',
+          port,
+          path,
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (response) => {
+          response.resume();
+          response.on('end', () => resolve(response.statusCode ?? 0));
+        },
+      );
+      request.on('error', reject);
+      request.end(body);
+    });
+  const run = async (ms: number, record: boolean) => {
+    const latencies: number[] = [];
+    let errors = 0;
+    const end = performance.now() + ms;
+    await Promise.all(
+      Array.from({ length: concurrency }, async (_, c) => {
+        let n = c;
+        while (performance.now() < end) {
+          const t = performance.now();
+          const status = await send(bodies[n++ % bodies.length]!);
+          if (status !== 200) errors++;
+          if (record) latencies.push(performance.now() - t);
+        }
+      }),
+    );
+    return { latencies, errors };
+  };
+  await run(500, false); // warm-up: connections, JIT, worker caches
+  const start = performance.now();
+  const { latencies, errors } = await run(seconds * 1000, true);
+  const elapsed = (performance.now() - start) / 1000;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? Number.NaN;
+  return {
+    imagesPerSecond: ((latencies.length - errors) * imagesPerRequest) / elapsed,
+    p50: at(0.5),
+    p99: at(0.99),
+    errors,
+  };
+}
+
+/** Starts a child process and resolves with the port it logs (`"address":"http://…:PORT"`). */
+function startChild(args: string[], ready: RegExp): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let port = 0;
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const address = /"address":"http:\/\/[^"]*:(\d+)"/.exec(out);
+      if (address) port = Number(address[1]);
+      if (port && ready.test(out)) resolve({ child, port });
+    });
+    child.once('exit', (code) => reject(new Error(`child exited with ${code}: ${out}`)));
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function served(args: string[], concurrencies: number[]): Promise<Result[]> {
+  const { child, port } = await startChild(
+    [
+      bin,
+      'runtime',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--model',
+      modelPath,
+      '--log-level',
+      'info',
+      '--max-v2-batch',
+      String(Math.max(1024, imagesPerRequest)),
+      ...args,
+    ],
+    /"event":"model.ready"/,
+  );
+  child.stdout!.resume();
+  const results: Result[] = [];
+  for (const c of concurrencies) results.push(await load(port, '/v2/models/mnist-cnn/infer', c));
+  await stop(child);
+  return results;
+}
+
+/** A bare HTTP server that parses the JSON body and answers a fixed V2-shaped reply. */
+const bareServer = `
+const http = require('node:http');
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const body = JSON.parse(Buffer.concat(chunks).toString());
+    if (!Array.isArray(body.inputs)) { res.writeHead(400); return res.end(); }
+    const n = body.inputs[0].shape[0];
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ model_name: 'mnist-cnn', outputs: [{ name: 'probabilities', shape: [n, 10], datatype: 'FP32', data: new Array(n * 10).fill(0.1) }] }));
+  });
+});
+server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ address: 'http://127.0.0.1:' + server.address().port, ready: true })));
+`;
+
+const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(2));
+const row = (name: string, r: Result) =>
+  console.log(
+    `${name.padEnd(44)} ${fmt(r.imagesPerSecond).padStart(8)} img/s   p50 ${fmt(r.p50).padStart(6)} ms   p99 ${fmt(r.p99).padStart(6)} ms${r.errors ? `   ${r.errors} errors` : ''}`,
+  );
+
+console.log(
+  `kinfer runtime benchmark: ${availableParallelism()} cores, ${seconds}s per point, model ${modelPath}\n`,
+);
+
+const raw1 = await rawCeiling(1, 2);
+const raw64intra1 = await rawCeiling(64, 1);
+const raw64 = await rawCeiling(64, 2);
+const ceiling = Math.max(raw64, raw64intra1);
+console.log('raw ceiling (onnxruntime alone, one process)');
+console.log(`  batch 1,  2 intra-op threads             ${fmt(raw1).padStart(8)} img/s`);
+console.log(`  batch 64, 1 intra-op thread              ${fmt(raw64intra1).padStart(8)} img/s`);
+console.log(`  batch 64, 2 intra-op threads             ${fmt(raw64).padStart(8)} img/s`);
+
+const concurrencies = [1, 16, 64];
+const ratios: string[] = [];
+for (const size of requestSizes) {
+  imagesPerRequest = size;
+  bodies = makeBodies(size);
+  console.log(`\n== ${size} image(s) per request ==`);
+  const bare = await startChild(['-e', bareServer], /"ready":true/);
+  const transport = await load(bare.port, '/', 64);
+  await stop(bare.child);
+  row('transport ceiling (bare HTTP + JSON), c=64', transport);
+
+  const on = await served([], concurrencies);
+  const off = await served(['--max-batch-size', '1'], concurrencies);
+  for (const [i, c] of concurrencies.entries()) row(`served, batching on,  c=${c}`, on[i]!);
+  for (const [i, c] of concurrencies.entries()) row(`served, batching off, c=${c}`, off[i]!);
+
+  if (!values['no-sweep']) {
+    for (const [workers, intra] of [
+      [1, 1],
+      [1, 2],
+      [2, 1],
+      [2, 2],
+    ] as const) {
+      const [r] = await served(['--workers', String(workers), '--intra-op-num-threads', String(intra)], [64]);
+      row(`  workers=${workers} intraOpNumThreads=${intra}, c=64`, r!);
+    }
+  }
+  const on64 = on[2]!;
+  const off64 = off[2]!;
+  ratios.push(
+    `${size} image(s)/request: served c=64 / raw ceiling ${(on64.imagesPerSecond / ceiling).toFixed(2)} (goal >= 0.60)` +
+      `; / transport ceiling ${(on64.imagesPerSecond / transport.imagesPerSecond).toFixed(2)}` +
+      `; batching on / off at c=64 ${(on64.imagesPerSecond / off64.imagesPerSecond).toFixed(2)} (goal >= 3)` +
+      `; p99 on / off ${(on64.p99 / off64.p99).toFixed(2)}`,
+  );
+}
+console.log('\nratios (raw ceiling = best batch-64 figure above)');
+for (const line of ratios) console.log(`  ${line}`);
