@@ -204,6 +204,36 @@ export async function installCrds(
   }
 }
 
+const tempPrefix = 'kinfer-controlplane-';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes temp directories left by runs whose process was SIGKILLed (no exit hook ran; the
+ * components themselves exit via kcp's parent watchdog). Directories of live runs are kept.
+ */
+async function sweepStaleDirs(): Promise<void> {
+  const entries = await readdir(tmpdir()).catch(() => [] as string[]);
+  await Promise.all(
+    entries
+      .filter((entry) => entry.startsWith(tempPrefix))
+      .map(async (entry) => {
+        const dir = join(tmpdir(), entry);
+        const owner = Number.parseInt(await readFile(join(dir, 'owner.pid'), 'utf8').catch(() => ''), 10);
+        if (Number.isInteger(owner) && owner > 0 && !alive(owner)) {
+          await rm(dir, { recursive: true, force: true }).catch(() => {});
+        }
+      }),
+  );
+}
+
 /**
  * Starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok on loopback with a
  * throwaway CA, creates fake Nodes, installs CRDs, and resolves once all of it is ready.
@@ -214,8 +244,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const step = (what: string) => log(`${what} (+${Date.now() - started} ms)`);
   installExitHooks();
 
-  const dir = await mkdtemp(join(tmpdir(), 'kinfer-controlplane-'));
+  await sweepStaleDirs();
+  const dir = await mkdtemp(join(tmpdir(), tempPrefix));
   registerTempDir(dir);
+  await writeFile(join(dir, 'owner.pid'), `${process.pid}\n`);
   const logsDir = join(dir, 'logs');
   const processes = new Map<ComponentName, ManagedProcess>();
   let stopped = false;
@@ -344,16 +376,56 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       '--profiling=false',
       '--v=1',
     ];
-    const startApiServer = async (): Promise<void> => {
+    const startApiServer = async (whenListening?: () => Promise<void>): Promise<void> => {
       launch('kube-apiserver', apiServerArgs);
+      if (whenListening) {
+        // Any HTTP answer (readyz says 500 until its post-start hooks finish) means it listens.
+        await ready('kube-apiserver listening', async () =>
+          (await kubeRequest(connection, 'GET', '/readyz', { timeoutMs: 2_000 })).status > 0
+            ? true
+            : undefined,
+        );
+        await whenListening();
+      }
       await ready('kube-apiserver /readyz', async () =>
         (await kubeRequest(connection, 'GET', '/readyz', { timeoutMs: 2_000 })).status === 200
           ? true
           : undefined,
       );
     };
-    await startApiServer();
-
+    // The scheduler and kwok start while the apiserver finishes its post-start hooks: their own
+    // start-up (loading the binary, building informers) overlaps with it, and they retry until
+    // the apiserver answers.
+    const launchClients = async (): Promise<void> => {
+      launch('kube-scheduler', [
+        `--kubeconfig=${kubeconfigPath}`,
+        `--authentication-kubeconfig=${kubeconfigPath}`,
+        `--authorization-kubeconfig=${kubeconfigPath}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${schedulerPort}`,
+        `--cert-dir=${join(dir, 'scheduler-certs')}`,
+        '--leader-elect=false',
+        '--v=1',
+      ]);
+      // An explicit (empty) config keeps a developer's ~/.kwok/kwok.yaml out of the tests; with no
+      // Stage objects configured kwok uses its default stages (nodes Ready, pods Running and Ready).
+      const kwokConfig = join(dir, 'kwok.yaml');
+      await writeFile(
+        kwokConfig,
+        'apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions: {}\n',
+      );
+      launch('kwok', [
+        `--config=${kwokConfig}`,
+        `--kubeconfig=${kubeconfigPath}`,
+        '--manage-all-nodes=false',
+        `--manage-nodes-with-annotation-selector=${fakeNodeAnnotation.key}=${fakeNodeAnnotation.value}`,
+        '--cidr=10.244.0.1/16',
+        '--node-ip=127.0.0.1',
+      ]);
+    };
+    await startApiServer(launchClients);
+    // The controller manager gives up if the apiserver is not healthy within 10 s of its start,
+    // which a busy CI machine can exceed, so it starts only once the apiserver is ready.
     launch('kube-controller-manager', [
       `--kubeconfig=${kubeconfigPath}`,
       `--authentication-kubeconfig=${kubeconfigPath}`,
@@ -372,31 +444,6 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       `--cluster-signing-key-file=${certs.caKey}`,
       '--use-service-account-credentials=false',
       '--v=1',
-    ]);
-    launch('kube-scheduler', [
-      `--kubeconfig=${kubeconfigPath}`,
-      `--authentication-kubeconfig=${kubeconfigPath}`,
-      `--authorization-kubeconfig=${kubeconfigPath}`,
-      '--bind-address=127.0.0.1',
-      `--secure-port=${schedulerPort}`,
-      `--cert-dir=${join(dir, 'scheduler-certs')}`,
-      '--leader-elect=false',
-      '--v=1',
-    ]);
-    // An explicit (empty) config keeps a developer's ~/.kwok/kwok.yaml out of the tests; with no
-    // Stage objects configured kwok uses its default stages (nodes Ready, pods Running and Ready).
-    const kwokConfig = join(dir, 'kwok.yaml');
-    await writeFile(
-      kwokConfig,
-      'apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions: {}\n',
-    );
-    launch('kwok', [
-      `--config=${kwokConfig}`,
-      `--kubeconfig=${kubeconfigPath}`,
-      '--manage-all-nodes=false',
-      `--manage-nodes-with-annotation-selector=${fakeNodeAnnotation.key}=${fakeNodeAnnotation.value}`,
-      '--cidr=10.244.0.1/16',
-      '--node-ip=127.0.0.1',
     ]);
 
     const nodeNames = Array.from({ length: options.nodes ?? 3 }, (_, i) => `kwok-node-${i}`);
