@@ -5,6 +5,8 @@ import { pollUntil } from './controlplane-http.ts';
 
 /** Path of the admin kubeconfig the kube project's global setup provides. */
 export function testKubeconfigPath(): string {
+  const error = inject('kubeconfigError');
+  if (error) throw new Error(error);
   const path = inject('kubeconfig');
   if (!path) throw new Error('no kubeconfig provided: is this file in the kube project (test/kube/**)?');
   return path;
