@@ -114,6 +114,19 @@ describe('the operator with only its own RBAC', () => {
       controller: true,
     });
     json(['get', 'service', 'mnist', '-n', namespace()]);
+    // kwok runs the predictor pods to Ready, so the whole ModelDeployment path completes.
+    await waitFor(
+      'md/mnist Ready',
+      async () => {
+        const object = json(['get', 'md', 'mnist', '-n', namespace()]);
+        return object.status?.conditions?.some(
+          (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
+        )
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 90_000 },
+    );
     // Leader election and Events.
     const lease = json(['get', 'lease', 'kinfer-operator', '-n', 'kinfer-system']);
     expect(lease.spec.holderIdentity).toBeTruthy();
@@ -130,7 +143,7 @@ describe('the operator with only its own RBAC', () => {
     });
   });
 
-  it('reconciles an InferenceJob as far as the cluster lets it, writing its status', async () => {
+  it('reconciles an InferenceJob into a Job and a preview Service, writing its status', async () => {
     ok([
       'apply',
       '--server-side',
@@ -148,6 +161,11 @@ describe('the operator with only its own RBAC', () => {
       },
       { timeoutMs: 60_000 },
     );
+    // Its ModelDeployment is Ready: the runner Job and its preview Service are created.
+    await waitFor('job/mnist-test', async () =>
+      kubectl(['get', 'job', 'mnist-test', '-n', namespace()]).code === 0 ? true : undefined,
+    );
+    json(['get', 'service', 'mnist-test-preview', '-n', namespace()]);
   });
 
   it('never got a forbidden answer', () => {
