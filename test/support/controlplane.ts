@@ -239,6 +239,18 @@ async function sweepStaleDirs(): Promise<void> {
  * throwaway CA, creates fake Nodes, installs CRDs, and resolves once all of it is ready.
  */
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  try {
+    return await startOnce(options);
+  } catch (error) {
+    // A free port can be taken by another process between our probe and the component's bind
+    // (other test runs share this machine); one fresh attempt with new ports settles that.
+    if (!/address already in use/i.test((error as Error).message)) throw error;
+    options.log?.('a port was taken meanwhile; starting again on fresh ports');
+    return await startOnce(options);
+  }
+}
+
+async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
   const started = Date.now();
   const log = options.log ?? (() => {});
   const step = (what: string) => log(`${what} (+${Date.now() - started} ms)`);
