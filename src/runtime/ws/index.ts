@@ -24,6 +24,7 @@ export async function runtimeWs(
     preprocess: { fromPixels, fromPng, fromStrokes },
     settings: wsSettingsFromConfig(config),
     authTokens: authToken ? [authToken] : [],
+    registry: app.hasDecorator('metrics') ? app.metrics.registry : undefined,
   });
 }
 // Like fastify-plugin: `app.kinferWs` is visible on the app itself.

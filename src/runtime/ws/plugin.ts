@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, parseClientMessage, type ServerMessage, subprotocol } from '../../api/ws.ts';
 import { createLogger } from '../../log.ts';
 import { tokenAccepted, upgradeToken } from './auth.ts';
+import { wsMetrics } from './metrics.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { Session, type SessionPredictor, type SessionPreprocess } from './session.ts';
 import { WsSettings, type WsSettingsInput } from './settings.ts';
@@ -18,6 +20,8 @@ export interface WsPluginOptions {
   authTokens?: readonly string[] | undefined;
   /** Path of the drawing-session endpoint. */
   path?: string;
+  /** Prometheus registry for the `/ws` metrics (the runtime's own). */
+  registry?: Registry | undefined;
 }
 
 /** What the plugin exposes on the app (`app.kinferWs`): counts for metrics and tests. */
@@ -66,6 +70,7 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
   /** Connections to look at again soon: paused, or holding a live prediction back. */
   const backedUp = new Set<Connection>();
   let shuttingDown = false;
+  const metrics = wsMetrics(options.registry, () => connections.size);
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -94,6 +99,7 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
     const remote = request.socket.remoteAddress;
     const refuse = (code: number, reason: string, event: string): void => {
       log.info({ event, remote, code }, reason);
+      metrics.closed(code);
       ws.on('error', () => {});
       ws.close(code, reason);
       // A peer that never answers the close handshake is cut off.
@@ -112,6 +118,7 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
     }
 
     const send = (message: ServerMessage): void => {
+      if (message.type === 'error') metrics.error(message.code);
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
     };
     const connection: Connection = {
@@ -148,6 +155,7 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
       log.info({ event: 'ws.protocol_error', sessionId: connection.session.id, err: error }, error.message);
     });
     ws.on('close', (code) => {
+      metrics.closed(code);
       connection.session.close();
       connections.delete(connection);
       backedUp.delete(connection);
@@ -186,6 +194,7 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
     }
     connection.limited = false;
     if (isBinary) {
+      metrics.message('invalid');
       send({
         type: 'error',
         code: 'invalid_message',
@@ -197,10 +206,12 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
     try {
       text = decoder.decode(data);
     } catch {
+      metrics.message('invalid');
       send({ type: 'error', code: 'invalid_message', message: 'frame: not valid UTF-8' });
       return;
     }
     const parsed = parseClientMessage(text);
+    metrics.message(parsed.ok ? parsed.message.type : 'invalid');
     if (!parsed.ok) {
       send({
         type: 'error',

@@ -190,6 +190,17 @@ describe('/ws errors keep the connection open', () => {
     await peer.close();
   });
 
+  it('counts sessions, messages, errors and closes in /metrics', async () => {
+    const peer = await Peer.connect(runtime.wsUrl);
+    const metrics = await (await fetch(`${runtime.url}/metrics`)).text();
+    expect(metrics).toMatch(/^kinfer_ws_sessions [1-9]/m);
+    expect(metrics).toMatch(/^kinfer_ws_messages_total\{type="invalid"\} [1-9]/m);
+    expect(metrics).toMatch(/^kinfer_ws_messages_total\{type="ping"\} [1-9]/m);
+    expect(metrics).toMatch(/^kinfer_ws_errors_total\{code="invalid_message"\} [1-9]/m);
+    expect(metrics).toMatch(/^kinfer_ws_closes_total\{code="1005"\} [1-9]/m); // clients closing without a code
+    await peer.close();
+  });
+
   it('explains itself to plain HTTP and refuses upgrades elsewhere', async () => {
     const response = await fetch(`${runtime.url}/ws`);
     expect(response.status).toBe(426);
