@@ -66,7 +66,10 @@ export function computeStatus(
     const current =
       deployment?.metadata?.generation !== undefined &&
       (depStatus.observedGeneration ?? 0) >= deployment.metadata.generation;
+    // A problem of the operator's own (invalid spec, failed apply, missing model source) means the
+    // spec is not what runs, however ready the pods look.
     const complete =
+      observed.problem === undefined &&
       current &&
       service !== undefined &&
       replicas === desired &&

@@ -67,7 +67,14 @@ describe('ModelDeployment reconciler on a real control plane', () => {
       },
     });
     for (const kind of ['deployment', 'service']) {
-      const child = await kubectlJson(kubeconfig, ['get', '-n', namespace(), kind, 'mnist']);
+      const child = await kubectlJson(kubeconfig, [
+        'get',
+        '-n',
+        namespace(),
+        kind,
+        'mnist',
+        '--show-managed-fields',
+      ]);
       expect(child.metadata.ownerReferences).toEqual([
         expect.objectContaining({
           kind: 'ModelDeployment',
