@@ -5,7 +5,8 @@
  *   raw ceiling        onnxruntime alone in one process, batched (no HTTP, no JSON)
  *   transport ceiling  a bare Node HTTP server parsing the same V2 body and answering a fixed reply
  *   served             `kinfer runtime` (a child process) through REST V2 at concurrency 1/16/64,
- *                      dynamic batching on and off (--max-batch-size 1); plus workers x intraOpNumThreads at c=64
+ *                      dynamic batching on and off (--max-batch-size 1), JSON and binary tensor
+ *                      data; plus workers x intraOpNumThreads at c=64
  *
  * The load generator runs in this process (keep-alive http.Agent, one request per connection at a
  * time), on the same 2 cores as the server: like wrk on the same machine, it costs the server CPU.
@@ -37,16 +38,40 @@ const bin = fileURLToPath(new URL('../bin/kinfer.js', import.meta.url));
 // Real digits as request bodies (mostly zeros, like every MNIST request), 64 different bodies.
 const digits = await loadMnistTest();
 const pixel = (i: number) => digits.images[i % (digits.count * 784)]! / 255;
-const makeBodies = (imagesPerRequest: number) =>
-  Array.from({ length: 64 }, (_, b) => {
-    const start = b * imagesPerRequest * 784;
-    const data = Array.from({ length: imagesPerRequest * 784 }, (_, k) => pixel(start + k));
-    return JSON.stringify({
-      inputs: [{ name: 'input', shape: [imagesPerRequest, 1, 28, 28], datatype: 'FP32', data }],
-    });
+interface Body {
+  data: Buffer;
+  headers: Record<string, string>;
+}
+/** 64 different request bodies of `n` real digits each, as V2 JSON or V2 binary tensor data. */
+const makeBodies = (n: number, binary: boolean): Body[] =>
+  Array.from({ length: 64 }, (_, b): Body => {
+    const values = Array.from({ length: n * 784 }, (_, k) => pixel(b * n * 784 + k));
+    const shape = [n, 1, 28, 28];
+    if (!binary) {
+      const data = Buffer.from(
+        JSON.stringify({ inputs: [{ name: 'input', shape, datatype: 'FP32', data: values }] }),
+      );
+      return { data, headers: { 'content-type': 'application/json', 'content-length': String(data.length) } };
+    }
+    const header = Buffer.from(
+      JSON.stringify({
+        inputs: [{ name: 'input', shape, datatype: 'FP32', parameters: { binary_data_size: n * 784 * 4 } }],
+        parameters: { binary_data_output: true },
+      }),
+    );
+    const tensor = Float32Array.from(values);
+    const data = Buffer.concat([header, Buffer.from(tensor.buffer)]);
+    return {
+      data,
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-length': String(data.length),
+        'inference-header-content-length': String(header.length),
+      },
+    };
   });
 let imagesPerRequest = 1;
-let bodies: string[] = [];
+let bodies: Body[] = [];
 
 interface Result {
   imagesPerSecond: number;
@@ -75,24 +100,17 @@ async function rawCeiling(batch: number, intraOpNumThreads: number): Promise<num
 /** Closed-loop load: `concurrency` connections, each sending the next request when answered. */
 async function load(port: number, path: string, concurrency: number): Promise<Result> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const send = (body: string) =>
+  const send = (body: Body) =>
     new Promise<number>((resolve, reject) => {
       const request = http.request(
-        {
-          host: '127.0.0.1',
-          port,
-          path,
-          method: 'POST',
-          agent,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-        },
+        { host: '127.0.0.1', port, path, method: 'POST', agent, headers: body.headers },
         (response) => {
           response.resume();
           response.on('end', () => resolve(response.statusCode ?? 0));
         },
       );
       request.on('error', reject);
-      request.end(body);
+      request.end(body.data);
     });
   const run = async (ms: number, record: boolean) => {
     const latencies: number[] = [];
@@ -215,7 +233,7 @@ const concurrencies = [1, 16, 64];
 const ratios: string[] = [];
 for (const size of requestSizes) {
   imagesPerRequest = size;
-  bodies = makeBodies(size);
+  bodies = makeBodies(size, false);
   console.log(`\n== ${size} image(s) per request ==`);
   const bare = await startChild(['-e', bareServer], /"ready":true/);
   const transport = await load(bare.port, '/', 64);
@@ -224,27 +242,42 @@ for (const size of requestSizes) {
 
   const on = await served([], concurrencies);
   const off = await served(['--max-batch-size', '1'], concurrencies);
-  for (const [i, c] of concurrencies.entries()) row(`served, batching on,  c=${c}`, on[i]!);
-  for (const [i, c] of concurrencies.entries()) row(`served, batching off, c=${c}`, off[i]!);
+  for (const [i, c] of concurrencies.entries()) row(`JSON,   batching on,  c=${c}`, on[i]!);
+  for (const [i, c] of concurrencies.entries()) row(`JSON,   batching off, c=${c}`, off[i]!);
+
+  bodies = makeBodies(size, true);
+  const [binOn] = await served([], [64]);
+  const [binOff] = await served(['--max-batch-size', '1'], [64]);
+  row('binary, batching on,  c=64', binOn!);
+  row('binary, batching off, c=64', binOff!);
 
   if (!values['no-sweep']) {
-    for (const [workers, intra] of [
-      [1, 1],
-      [1, 2],
-      [2, 1],
-      [2, 2],
+    for (const [workers, intra, delay] of [
+      [1, 1, 2],
+      [1, 2, 2],
+      [2, 1, 2],
+      [2, 2, 2],
+      [1, 1, 0],
+      [2, 1, 0],
     ] as const) {
-      const [r] = await served(['--workers', String(workers), '--intra-op-num-threads', String(intra)], [64]);
-      row(`  workers=${workers} intraOpNumThreads=${intra}, c=64`, r!);
+      const args = [
+        '--workers',
+        String(workers),
+        '--intra-op-num-threads',
+        String(intra),
+        '--max-delay-ms',
+        String(delay),
+      ];
+      const [r] = await served(args, [64]);
+      row(`binary, workers=${workers} intra-op=${intra} delay=${delay}ms, c=64`, r!);
     }
   }
-  const on64 = on[2]!;
-  const off64 = off[2]!;
+  const ratio = (a: Result, b: Result | number) =>
+    (a.imagesPerSecond / (typeof b === 'number' ? b : b.imagesPerSecond)).toFixed(2);
   ratios.push(
-    `${size} image(s)/request: served c=64 / raw ceiling ${(on64.imagesPerSecond / ceiling).toFixed(2)} (goal >= 0.60)` +
-      `; / transport ceiling ${(on64.imagesPerSecond / transport.imagesPerSecond).toFixed(2)}` +
-      `; batching on / off at c=64 ${(on64.imagesPerSecond / off64.imagesPerSecond).toFixed(2)} (goal >= 3)` +
-      `; p99 on / off ${(on64.p99 / off64.p99).toFixed(2)}`,
+    `${size} image(s)/request, c=64: served / raw ceiling: JSON ${ratio(on[2]!, ceiling)}, binary ${ratio(binOn!, ceiling)} (goal >= 0.60)` +
+      `; batching on / off: JSON ${ratio(on[2]!, off[2]!)}, binary ${ratio(binOn!, binOff!)} (goal >= 3)` +
+      `; JSON served / transport ceiling ${ratio(on[2]!, transport)}`,
   );
 }
 console.log('\nratios (raw ceiling = best batch-64 figure above)');

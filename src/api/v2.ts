@@ -3,7 +3,9 @@ import { z } from 'zod';
 /**
  * The Open Inference Protocol (KServe V2) over REST, as Triton and KServe clients speak it.
  * https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/
- * Only FP32 tensors and JSON data are served (no binary tensor extension).
+ * Only FP32 tensors are served; data as JSON, or as raw bytes with the binary tensor data
+ * extension that Triton clients use by default (`binary_tensor_data` in the server metadata):
+ * https://github.com/triton-inference-server/server/blob/main/docs/protocol/extension_binary_data.md
  */
 
 export const V2ErrorSchema = z.object({ error: z.string() });
@@ -39,16 +41,46 @@ export const V2RequestInputSchema = z.object({
   name: z.string(),
   shape: z.array(z.number().int().min(0)).min(1),
   datatype: z.string(),
-  parameters,
+  parameters: z
+    .looseObject({
+      binary_data_size: z
+        .number()
+        .int()
+        .min(0)
+        .optional()
+        .describe('binary extension: the tensor is this many bytes after the JSON header'),
+    })
+    .optional(),
   // Checked element by element by the handler (flat or nested, finite numbers, count = shape).
-  data: z.array(z.any()).describe('the tensor in row-major order, flat or nested as the shape; FP32 numbers'),
+  data: z
+    .array(z.any())
+    .optional()
+    .describe(
+      'the tensor in row-major order, flat or nested as the shape; FP32 numbers (absent for binary data)',
+    ),
+});
+
+export const V2RequestOutputSchema = z.object({
+  name: z.string(),
+  parameters: z
+    .looseObject({
+      binary_data: z.boolean().optional().describe('binary extension: answer this output as raw bytes'),
+    })
+    .optional(),
 });
 
 export const V2InferRequestSchema = z.object({
   id: z.string().optional(),
-  parameters,
+  parameters: z
+    .looseObject({
+      binary_data_output: z
+        .boolean()
+        .optional()
+        .describe('binary extension: answer every output as raw bytes'),
+    })
+    .optional(),
   inputs: z.array(V2RequestInputSchema).min(1),
-  outputs: z.array(z.object({ name: z.string(), parameters })).optional(),
+  outputs: z.array(V2RequestOutputSchema).optional(),
 });
 
 export const V2ResponseOutputSchema = z.object({
@@ -56,7 +88,8 @@ export const V2ResponseOutputSchema = z.object({
   shape: z.array(z.number().int()),
   datatype: z.string(),
   parameters,
-  data: z.array(z.number()),
+  /** Absent when the output is sent as binary data after the JSON header. */
+  data: z.array(z.number()).optional(),
 });
 
 export const V2InferResponseSchema = z.object({

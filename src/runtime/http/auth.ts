@@ -2,8 +2,11 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { UnauthorizedError } from '../errors.ts';
 
-/** Probes must work without credentials (kubelet has none). */
-export const publicPaths = new Set(['/healthz', '/readyz', '/v2/health/live', '/v2/health/ready']);
+/**
+ * Probes must work without credentials (kubelet has none); the demo page at `/` holds no data and
+ * a browser cannot send a header on navigation: its WebSocket authenticates (src/runtime/ws/auth.ts).
+ */
+export const publicPaths = new Set(['/', '/healthz', '/readyz', '/v2/health/live', '/v2/health/ready']);
 
 /** `Authorization: Bearer <token>` on every route except the health probes. */
 export function installAuth(app: FastifyInstance, token: string): void {

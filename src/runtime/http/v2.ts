@@ -1,6 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   V2ErrorSchema,
+  type V2InferRequest,
   V2InferRequestSchema,
   type V2InferResponse,
   V2InferResponseSchema,
@@ -14,6 +15,7 @@ import {
 import { InvalidInputError, ModelNotFoundError, NotReadyError } from '../errors.ts';
 import type { ModelSignature, ServingPredictor } from '../inference/predictor.ts';
 import { flattenTensorData } from './tensor.ts';
+import { binaryResponse, fp32FromBytes, inferenceHeaderLength, splitBinaryBody } from './v2-binary.ts';
 import { jsonSchema, parseInput } from './zod.ts';
 
 export interface V2Options {
@@ -53,13 +55,17 @@ export async function v2Routes(
     }
   };
 
+  // Binary tensor data: Triton's clients send it as octet-stream or with no (or any other)
+  // content type, so on these routes every non-JSON body is read raw and split by the handler.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
   app.get(
     '/v2',
     { schema: { tags, summary: 'Server metadata', response: { 200: jsonSchema(V2ServerMetadataSchema) } } },
     async () => ({
       name: 'kinfer',
       version: serverVersion,
-      extensions: [],
+      extensions: ['binary_tensor_data'],
     }),
   );
 
@@ -127,11 +133,14 @@ export async function v2Routes(
   app.get('/v2/models/:model/ready', { schema: readySchema }, ready);
   app.get('/v2/models/:model/versions/:version/ready', { schema: readySchema }, ready);
 
-  const infer = async (request: { params: unknown; body: unknown }): Promise<V2InferResponse> => {
+  const infer = async (request: FastifyRequest, reply: FastifyReply) => {
     const params = request.params as { model: string; version?: string };
     checkModel(params);
     const { inputs, outputs } = readySignature();
-    const body = parseInput(V2InferRequestSchema, request.body);
+    const { json, binary } = Buffer.isBuffer(request.body)
+      ? splitBinaryBody(request.body, request.headers[inferenceHeaderLength])
+      : { json: request.body, binary: undefined };
+    const body = parseInput(V2InferRequestSchema, json);
     const modelInput = inputs[0]!;
     const modelOutput = outputs[0]!;
     if (body.inputs.length !== 1) {
@@ -147,11 +156,6 @@ export async function v2Routes(
     }
     if (input.datatype !== 'FP32')
       throw new InvalidInputError(`inputs[0].datatype: expected FP32, got ${input.datatype}`);
-    if (input.parameters?.binary_data_size !== undefined) {
-      throw new InvalidInputError(
-        'inputs[0].parameters.binary_data_size: binary tensor data is not supported, send JSON data',
-      );
-    }
     const rest = modelInput.shape.slice(1);
     const count = input.shape[0]!;
     const shapeOk =
@@ -169,23 +173,28 @@ export async function v2Routes(
         );
       }
     }
-    const perImage = rest.reduce((a, b) => a * b, 1);
-    const data = flattenTensorData(input.data, count * perImage, 'inputs[0].data');
+    const values = count * rest.reduce((a, b) => a * b, 1);
+    const data = readInputData(input, values, binary);
     const probabilities = await predictor.predict(data, count);
-    const perRow = probabilities.length / count;
-    return {
+    const shape = [count, probabilities.length / count];
+    const output = { name: modelOutput.name, datatype: 'FP32', shape };
+    const head = {
       model_name: predictor.model.name,
       model_version: modelVersion,
       ...(body.id !== undefined ? { id: body.id } : {}),
-      outputs: [
-        {
-          name: modelOutput.name,
-          shape: [count, ...modelOutput.shape.slice(1).map((d) => (d > 0 ? d : perRow))],
-          datatype: 'FP32',
-          data: Array.from(probabilities),
-        },
-      ],
     };
+    const binaryOutput =
+      body.outputs?.[0]?.parameters?.binary_data ?? body.parameters?.binary_data_output ?? false;
+    if (!binaryOutput)
+      return { ...head, outputs: [{ ...output, data: Array.from(probabilities) }] } satisfies V2InferResponse;
+    const answer = binaryResponse(
+      { ...head, outputs: [{ ...output, parameters: { binary_data_size: probabilities.byteLength } }] },
+      probabilities,
+    );
+    return reply
+      .header('content-type', 'application/octet-stream')
+      .header(inferenceHeaderLength, String(answer.headerLength))
+      .send(answer.body);
   };
   const inferSchema = {
     tags,
@@ -197,4 +206,36 @@ export async function v2Routes(
   };
   app.post('/v2/models/:model/infer', { schema: inferSchema }, infer);
   app.post('/v2/models/:model/versions/:version/infer', { schema: inferSchema }, infer);
+}
+
+/** The input's values: JSON `data`, or its binary bytes after the JSON header. */
+function readInputData(
+  input: V2InferRequest['inputs'][number],
+  values: number,
+  binary: Buffer | undefined,
+): Float32Array {
+  const size = input.parameters?.binary_data_size;
+  if (size === undefined) {
+    if (binary && binary.length > 0) {
+      throw new InvalidInputError(
+        'body: bytes after the JSON header, but no input has parameters.binary_data_size',
+      );
+    }
+    if (input.data === undefined)
+      throw new InvalidInputError('inputs[0].data: required (or binary_data_size with binary data)');
+    return flattenTensorData(input.data, values, 'inputs[0].data');
+  }
+  if (input.data !== undefined)
+    throw new InvalidInputError('inputs[0].data: not allowed together with binary_data_size');
+  if (size !== values * 4) {
+    throw new InvalidInputError(
+      `inputs[0].parameters.binary_data_size: expected ${values * 4} bytes (${values} FP32 values), got ${size}`,
+    );
+  }
+  if (!binary || binary.length !== size) {
+    throw new InvalidInputError(
+      `body: expected ${size} bytes of tensor data after the JSON header, got ${binary?.length ?? 0}`,
+    );
+  }
+  return fp32FromBytes(binary, 'inputs[0] binary data');
 }

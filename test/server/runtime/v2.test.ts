@@ -39,7 +39,7 @@ describe('V2 health and metadata', () => {
   it('GET /v2 (server metadata)', async () => {
     const { status, body } = await getJson(`${base}/v2`);
     expect(status).toBe(200);
-    expect(body).toEqual({ name: 'kinfer', version: expect.any(String), extensions: [] });
+    expect(body).toEqual({ name: 'kinfer', version: expect.any(String), extensions: ['binary_tensor_data'] });
   });
 
   it('GET /v2/models/{model} and its versioned form (model metadata)', async () => {
@@ -236,21 +236,6 @@ describe('POST /v2/models/{model}/infer', () => {
       /^inputs\[0\]\.data\[0\]: /,
     ],
     [
-      'binary data',
-      {
-        inputs: [
-          {
-            name: 'input',
-            shape: [1, 1, 28, 28],
-            datatype: 'FP32',
-            parameters: { binary_data_size: 3136 },
-            data: [],
-          },
-        ],
-      },
-      /binary tensor data is not supported/,
-    ],
-    [
       'an unknown output',
       {
         ...{ inputs: [{ name: 'input', shape: [1, 1, 28, 28], datatype: 'FP32', data: pixels() }] },
@@ -282,6 +267,127 @@ describe('POST /v2/models/{model}/infer', () => {
     const response = await postJson(`${base}/v2/models/mnist-cnn/infer`, big);
     expect(response.status).toBe(413);
     expect(response.body.error).toMatch(/too large/i);
+  });
+});
+
+describe('binary tensor data extension (what Triton clients send by default)', () => {
+  const url = () => `${base}/v2/models/mnist-cnn/infer`;
+  /** A body of JSON header + raw FP32 bytes, sent as Triton's client does. */
+  const binaryPost = async (header: unknown, tensor: Float32Array | Buffer, headerLength?: number) => {
+    const json = Buffer.from(JSON.stringify(header));
+    const bytes = Buffer.isBuffer(tensor)
+      ? tensor
+      : Buffer.from(tensor.buffer, tensor.byteOffset, tensor.byteLength);
+    const response = await fetch(url(), {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/octet-stream',
+        'inference-header-content-length': String(headerLength ?? json.length),
+      },
+      body: Buffer.concat([json, bytes]),
+    });
+    return response;
+  };
+  const tensorOf = (n: number) => Float32Array.from(Array.from({ length: n }, (_, i) => image(i)).flat());
+  const header = (n: number, extra: Record<string, unknown> = {}) => ({
+    inputs: [
+      {
+        name: 'input',
+        shape: [n, 1, 28, 28],
+        datatype: 'FP32',
+        parameters: { binary_data_size: n * 784 * 4 },
+      },
+    ],
+    ...extra,
+  });
+
+  it('reads binary input and answers JSON like the same request in JSON', async () => {
+    const json = await postJson(url(), inferBody(4));
+    const response = await binaryPost(header(4), tensorOf(4));
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { outputs: { data: number[] }[] };
+    body.outputs[0]!.data.forEach((v, i) => {
+      expect(Math.abs(v - json.body.outputs[0].data[i])).toBeLessThan(1e-6);
+    });
+  });
+
+  it('answers binary output when asked, with Inference-Header-Content-Length', async () => {
+    const json = await postJson(url(), inferBody(4));
+    for (const extra of [
+      { parameters: { binary_data_output: true } },
+      { outputs: [{ name: 'probabilities', parameters: { binary_data: true } }] },
+    ]) {
+      const response = await binaryPost(header(4, extra), tensorOf(4));
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('application/octet-stream');
+      const length = Number(response.headers.get('inference-header-content-length'));
+      const raw = Buffer.from(await response.arrayBuffer());
+      const head = JSON.parse(raw.subarray(0, length).toString());
+      expect(head.outputs[0]).toEqual({
+        name: 'probabilities',
+        datatype: 'FP32',
+        shape: [4, 10],
+        parameters: { binary_data_size: 160 },
+      });
+      const values = new Float32Array(raw.buffer.slice(raw.byteOffset + length, raw.byteOffset + raw.length));
+      expect(values).toHaveLength(40);
+      values.forEach((v, i) => {
+        expect(Math.abs(v - json.body.outputs[0].data[i])).toBeLessThan(1e-6);
+      });
+    }
+  });
+
+  it('400 naming what is wrong with a binary request', async () => {
+    const nan = tensorOf(1);
+    nan[100] = Number.NaN;
+    const cases: [Response, RegExp][] = [
+      [
+        await binaryPost(
+          {
+            inputs: [
+              {
+                name: 'input',
+                shape: [1, 1, 28, 28],
+                datatype: 'FP32',
+                parameters: { binary_data_size: 100 },
+              },
+            ],
+          },
+          tensorOf(1),
+        ),
+        /^inputs\[0\]\.parameters\.binary_data_size: expected 3136 bytes/,
+      ],
+      [
+        await binaryPost(header(2), tensorOf(1)),
+        /^body: expected 6272 bytes of tensor data after the JSON header, got 3136/,
+      ],
+      [
+        await binaryPost(header(1), nan),
+        /^inputs\[0\] binary data\[100\]: expected a finite FP32 number, got NaN/,
+      ],
+      [await binaryPost(header(1), tensorOf(1), 5), /^body: the JSON header does not parse/],
+      [
+        await binaryPost(inferBody(1), tensorOf(1)),
+        /^body: bytes after the JSON header, but no input has parameters.binary_data_size/,
+      ],
+      [
+        await binaryPost({ inputs: [{ ...header(1).inputs[0], data: [1] }] }, tensorOf(1)),
+        /^inputs\[0\]\.data: not allowed together with binary_data_size/,
+      ],
+    ];
+    for (const [response, message] of cases) {
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { error: string }).error).toMatch(message);
+    }
+    const badHeader = await fetch(url(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': 'ten' },
+      body: 'x',
+    });
+    expect(badHeader.status).toBe(400);
+    expect(((await badHeader.json()) as { error: string }).error).toMatch(
+      /^Inference-Header-Content-Length: expected an integer/,
+    );
   });
 });
 

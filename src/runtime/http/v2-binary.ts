@@ -1,0 +1,55 @@
+import { InvalidInputError } from '../errors.ts';
+
+/**
+ * The binary tensor data extension of the V2 protocol (Triton's, used by its clients by default):
+ * the body is a JSON header of `Inference-Header-Content-Length` bytes followed by each binary
+ * tensor's raw little-endian bytes, in input order. Responses use the same layout.
+ */
+export const inferenceHeaderLength = 'inference-header-content-length';
+
+/** Splits a body into its parsed JSON header and the bytes after it. */
+export function splitBinaryBody(
+  body: Buffer,
+  header: string | string[] | undefined,
+): { json: unknown; binary: Buffer } {
+  let length = body.length;
+  if (header !== undefined) {
+    const n = Number(header);
+    if (typeof header !== 'string' || !/^\d+$/.test(header) || n > body.length) {
+      throw new InvalidInputError(
+        `Inference-Header-Content-Length: expected an integer between 0 and the body length (${body.length}), got ${String(header)}`,
+      );
+    }
+    length = n;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(body.subarray(0, length).toString('utf8'));
+  } catch (error) {
+    throw new InvalidInputError(`body: the JSON header does not parse (${(error as Error).message})`);
+  }
+  return { json, binary: body.subarray(length) };
+}
+
+/** FP32 little-endian bytes into a Float32Array (copied: the body's offset may be unaligned). */
+export function fp32FromBytes(bytes: Buffer, field: string): Float32Array {
+  const out = new Float32Array(bytes.length / 4);
+  new Uint8Array(out.buffer).set(bytes);
+  for (let i = 0; i < out.length; i++) {
+    if (!Number.isFinite(out[i]!))
+      throw new InvalidInputError(`${field}[${i}]: expected a finite FP32 number, got ${out[i]}`);
+  }
+  return out;
+}
+
+/** A binary response: the JSON header, then the tensor's bytes. */
+export function binaryResponse(
+  header: unknown,
+  tensor: Float32Array,
+): { body: Buffer; headerLength: number } {
+  const json = Buffer.from(JSON.stringify(header));
+  return {
+    body: Buffer.concat([json, Buffer.from(tensor.buffer, tensor.byteOffset, tensor.byteLength)]),
+    headerLength: json.length,
+  };
+}
