@@ -61,6 +61,13 @@ describe('RestClient', () => {
     expect((await rest.model('mnist-cnn')).name).toBe('mnist-cnn');
   });
 
+  it('serves the demo page without a token (its WebSocket is what authenticates)', async () => {
+    const page = await fetch(`${runtime.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await page.text()).toContain('<canvas id="canvas"');
+  });
+
   it('throws HttpError with the status and the server message', async () => {
     const anonymous = new RestClient({ url: runtime.url });
     await expect(anonymous.predict({ pixels: digit(0) })).rejects.toMatchObject({ status: 401 });
