@@ -12,8 +12,8 @@ export const WsSettings = z.object({
     .min(1024)
     .max(64 * 1024 * 1024)
     .default(1024 * 1024),
-  /** Open sessions at most; the next one is closed with 1013. */
-  maxConnections: z.coerce.number().int().min(1).max(1_000_000).default(2000),
+  /** Open sessions at most; the next one is closed with 1013 (the ModelDeployment's default too). */
+  maxConnections: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   /** Sustained client messages per second per connection; more are answered `rate_limited`. */
   messagesPerSecond: z.coerce.number().min(1).max(1_000_000).default(200),
   /** Burst of client messages allowed above the sustained rate. */
@@ -25,8 +25,11 @@ export const WsSettings = z.object({
   /** Canvas size announced in `welcome`; stroke coordinates are in this space. */
   canvasWidth: z.coerce.number().int().min(28).max(4096).default(280),
   canvasHeight: z.coerce.number().int().min(28).max(4096).default(280),
-  /** Points a canvas may hold before `stroke` answers `canvas_full`. */
-  maxPointsPerSession: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  /**
+   * Points a canvas may hold before `stroke` answers `canvas_full` (a digit drawn for 10 s at 60 Hz
+   * is ~600): bounds a session's memory (~50 bytes a point) and the cost of rendering its canvas.
+   */
+  maxPointsPerSession: z.coerce.number().int().min(1).max(1_000_000).default(4096),
   /** Answers awaiting the model per session; beyond this the server stops reading the socket. */
   maxInFlightPerSession: z.coerce.number().int().min(1).max(10_000).default(16),
   /**
