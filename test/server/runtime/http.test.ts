@@ -57,6 +57,11 @@ describe('bearer auth', () => {
     }
   });
 
+  it('leaves the demo page public (it holds no data) but never takes a token from the query elsewhere', async () => {
+    expect((await fetch(`${base}/`)).status).not.toBe(401);
+    expect((await fetch(`${base}/v2?token=${token}`)).status).toBe(401);
+  });
+
   it('serves with the right token', async () => {
     expect((await postJson(`${base}/v2/models/mnist-cnn/infer`, digit, auth)).status).toBe(200);
     expect((await getJson(`${base}/v2/models/mnist-cnn`, auth)).status).toBe(200);
