@@ -75,8 +75,12 @@ const kib = (pid: number, field: string): number => {
 };
 
 async function main(): Promise<void> {
-  log(`starting control plane for ${N} ModelDeployments`);
-  const controlPlane = await startControlPlane({ nodes: Math.ceil((2 * N) / 100) + 1 });
+  // KINFER_BENCH_KUBECONFIG: use a running cluster (with at least 2N pods of fake-node capacity).
+  const reuse = process.env.KINFER_BENCH_KUBECONFIG;
+  log(reuse ? `using the cluster of ${reuse}` : `starting a control plane for ${N} ModelDeployments`);
+  const controlPlane = reuse
+    ? { kubeconfigPath: reuse, stop: async () => {} }
+    : await startControlPlane({ nodes: Math.ceil((2 * N) / 100) + 1 });
   let operatorPid: number | undefined;
   try {
     const kc = new KubeConfig();

@@ -204,7 +204,7 @@ export class Operator {
                 ? { watchTimeoutSeconds: this.options.watchTimeoutSeconds }
                 : {}),
               ...(this.options.watchdogGraceMs ? { watchdogGraceMs: this.options.watchdogGraceMs } : {}),
-              logger: createLogger('operator.informer', { resource: type.plural }),
+              logger: createLogger('operator.informer'),
               onWatchRestart: (reason) => metrics.watchRestarts.inc({ resource: type.plural, reason }),
             },
             this.options.namespaces,

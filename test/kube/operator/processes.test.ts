@@ -120,7 +120,9 @@ describe('kinfer operator processes', () => {
       { intervalMs: 50 },
     );
     await first.stop('SIGKILL');
-    const atKill = (await kubectlJson(kubeconfig, ['get', 'mds', '-n', namespace()])).items.filter(
+    const atKill = (
+      await kubectlJson(kubeconfig, ['get', 'modeldeployments', '-n', namespace()])
+    ).items.filter(
       (md: Json) =>
         md.metadata.name.startsWith('kill-') &&
         md.status?.conditions?.some((c: Json) => c.type === 'Ready' && c.status === 'True'),
