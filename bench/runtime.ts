@@ -8,13 +8,13 @@
  *                      dynamic batching on and off (--max-batch-size 1), JSON and binary tensor
  *                      data; plus workers x intraOpNumThreads at c=64
  *
- * The load generator runs in this process (keep-alive http.Agent, one request per connection at a
+ * The load generator runs in this process (raw keep-alive sockets, one request per connection at a
  * time), on the same 2 cores as the server: like wrk on the same machine, it costs the server CPU.
  * Options: --seconds N (per point, default 3), --images 1,64 (images per request: a drawing
  * client sends 1, the job runner 64), --no-sweep.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import http from 'node:http';
+import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -97,43 +97,71 @@ async function rawCeiling(batch: number, intraOpNumThreads: number): Promise<num
   return rate;
 }
 
-/** Closed-loop load: `concurrency` connections, each sending the next request when answered. */
+/**
+ * Closed-loop load, wrk-style: `concurrency` keep-alive sockets, each writing a pre-serialised
+ * request and the next one as soon as the answer's last byte arrives. Raw sockets instead of
+ * http.Agent keep the generator's own CPU small (it shares the 2 cores with the server).
+ */
 async function load(port: number, path: string, concurrency: number): Promise<Result> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const send = (body: Body) =>
-    new Promise<number>((resolve, reject) => {
-      const request = http.request(
-        { host: '127.0.0.1', port, path, method: 'POST', agent, headers: body.headers },
-        (response) => {
-          response.resume();
-          response.on('end', () => resolve(response.statusCode ?? 0));
-        },
-      );
-      request.on('error', reject);
-      request.end(body.data);
-    });
-  const run = async (ms: number, record: boolean) => {
-    const latencies: number[] = [];
-    let errors = 0;
-    const end = performance.now() + ms;
-    await Promise.all(
-      Array.from({ length: concurrency }, async (_, c) => {
-        let n = c;
-        while (performance.now() < end) {
-          const t = performance.now();
-          const status = await send(bodies[n++ % bodies.length]!);
-          if (status !== 200) errors++;
-          if (record) latencies.push(performance.now() - t);
+  const requests = bodies.map((body) =>
+    Buffer.concat([
+      Buffer.from(
+        `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\n${Object.entries(body.headers)
+          .map(([k, v]) => `${k}: ${v}\r\n`)
+          .join('')}\r\n`,
+      ),
+      body.data,
+    ]),
+  );
+  let recording = false;
+  let stopAt = 0;
+  const latencies: number[] = [];
+  let errors = 0;
+  const connection = (first: number) =>
+    new Promise<void>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.setNoDelay(true);
+      let n = first;
+      let sentAt = 0;
+      let buffer: Buffer = Buffer.alloc(0);
+      const send = () => {
+        if (performance.now() >= stopAt) {
+          socket.end();
+          return resolve();
         }
-      }),
-    );
-    return { latencies, errors };
+        sentAt = performance.now();
+        socket.write(requests[n++ % requests.length]!);
+      };
+      socket.on('connect', send);
+      socket.on('error', reject);
+      socket.on('data', (chunk: Buffer) => {
+        buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
+        for (;;) {
+          const headerEnd = buffer.indexOf('\r\n\r\n');
+          if (headerEnd < 0) return;
+          const head = buffer.subarray(0, headerEnd).toString('latin1');
+          if (/\r\ntransfer-encoding: *chunked/i.test(head))
+            throw new Error('chunked answers are not measured');
+          const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+          if (buffer.length < headerEnd + 4 + length) return;
+          buffer = buffer.subarray(headerEnd + 4 + length);
+          if (recording) {
+            latencies.push(performance.now() - sentAt);
+            if (!head.startsWith('HTTP/1.1 200')) errors++;
+          }
+          send();
+        }
+      });
+    });
+  const run = async (ms: number) => {
+    stopAt = performance.now() + ms;
+    await Promise.all(Array.from({ length: concurrency }, (_, c) => connection(c)));
   };
-  await run(500, false); // warm-up: connections, JIT, worker caches
+  await run(500); // warm-up: connections, JIT, worker caches
+  recording = true;
   const start = performance.now();
-  const { latencies, errors } = await run(seconds * 1000, true);
+  await run(seconds * 1000);
   const elapsed = (performance.now() - start) / 1000;
-  agent.destroy();
   latencies.sort((a, b) => a - b);
   const at = (q: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? Number.NaN;
@@ -201,10 +229,11 @@ const server = http.createServer((req, res) => {
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
     const body = JSON.parse(Buffer.concat(chunks).toString());
-    if (!Array.isArray(body.inputs)) { res.writeHead(400); return res.end(); }
+    if (!Array.isArray(body.inputs)) { res.writeHead(400, { 'content-length': 0 }); return res.end(); }
     const n = body.inputs[0].shape[0];
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ model_name: 'mnist-cnn', outputs: [{ name: 'probabilities', shape: [n, 10], datatype: 'FP32', data: new Array(n * 10).fill(0.1) }] }));
+    const reply = JSON.stringify({ model_name: 'mnist-cnn', outputs: [{ name: 'probabilities', shape: [n, 10], datatype: 'FP32', data: new Array(n * 10).fill(0.1) }] });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(reply) });
+    res.end(reply);
   });
 });
 server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ address: 'http://127.0.0.1:' + server.address().port, ready: true })));

@@ -26,6 +26,8 @@ export interface ModelSignature {
 interface Slot {
   worker: Worker;
   pending: Map<number, { resolve: (r: RunResult) => void; reject: (e: Error) => void }>;
+  /** Set once the worker failed or exited; a replacement takes its place when it is ready. */
+  lost?: boolean;
 }
 
 export interface RunResult {
@@ -81,7 +83,9 @@ export class WorkerPool {
   }
 
   run(data: Float32Array, count: number): Promise<RunResult> {
-    const slot = this.slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    const live = this.slots.filter((s) => !s.lost);
+    if (live.length === 0) return Promise.reject(new InferenceFailedError('no inference worker is running'));
+    const slot = live.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
@@ -109,6 +113,8 @@ export class WorkerPool {
       }
     });
     const lost = (reason: string) => {
+      if (slot.lost) return; // 'error' is followed by 'exit'
+      slot.lost = true;
       for (const waiter of slot.pending.values()) waiter.reject(new InferenceFailedError());
       slot.pending.clear();
       if (this.closing) return;
