@@ -73,7 +73,7 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
       if (error.code === 'unauthorized') reply.header('www-authenticate', 'Bearer');
       if (status >= 500 && error.code === 'inference_failed') {
         request.log.error(
-          { event: 'request.failed', code: error.code, url: request.url },
+          { event: 'request.failed', code: error.code, route: request.routeOptions.url },
           'inference failed',
         );
       }
@@ -84,7 +84,11 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
       // fastify's own client errors (bad JSON, body over the limit, unsupported media type).
       return reply.code(status).send({ error: error.message });
     }
-    request.log.error({ event: 'request.failed', err: error, url: request.url }, 'unexpected error');
+    // The route template, not the URL: a query string may carry a token.
+    request.log.error(
+      { event: 'request.failed', err: error, route: request.routeOptions.url },
+      'unexpected error',
+    );
     return reply.code(500).send({ error: 'internal server error' });
   });
   app.setNotFoundHandler((request, reply) => {
