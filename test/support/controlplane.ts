@@ -436,6 +436,34 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
       ]);
     };
     await startApiServer(launchClients);
+
+    const nodeNames = Array.from({ length: options.nodes ?? 3 }, (_, i) => `kwok-node-${i}`);
+    const nodesCreated = Promise.all(
+      nodeNames.map(async (name) => {
+        const node = fakeNode(name) as { status: unknown };
+        const created = await kubeRequest(connection, 'POST', '/api/v1/nodes', {
+          body: JSON.stringify(node),
+        });
+        if (created.status !== 201 && created.status !== 409) {
+          throw new ControlPlaneStartError(`creating Node ${name}: HTTP ${created.status}: ${created.body}`);
+        }
+        // Status is ignored on create for most kinds; set capacity through the status subresource.
+        await kubeRequestOk(connection, 'PATCH', `/api/v1/nodes/${name}/status`, {
+          body: JSON.stringify({ status: node.status }),
+          contentType: 'application/merge-patch+json',
+        });
+      }),
+    ).then(() => step('fake nodes created'));
+    nodesCreated.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
+
+    // CRDs go in before the controller manager starts: its garbage collector discovers resource
+    // types at start and then only every 30 s, so owner references from objects to custom
+    // resources installed later are honoured only after that resync.
+    const crdsDir = options.crdsDir === undefined ? join(repoRoot, 'crds') : options.crdsDir;
+    if (crdsDir) {
+      const names = await Promise.race([installCrds(kubeconfigPath, crdsDir), watchExits()]);
+      step(`CRDs established: ${names.length}`);
+    }
     // The controller manager gives up if the apiserver is not healthy within 10 s of its start,
     // which a busy CI machine can exceed, so it starts only once the apiserver is ready.
     launch('kube-controller-manager', [
@@ -458,26 +486,8 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
       '--v=1',
     ]);
 
-    const nodeNames = Array.from({ length: options.nodes ?? 3 }, (_, i) => `kwok-node-${i}`);
-    await Promise.all(
-      nodeNames.map(async (name) => {
-        const node = fakeNode(name) as { status: unknown };
-        const created = await kubeRequest(connection, 'POST', '/api/v1/nodes', {
-          body: JSON.stringify(node),
-        });
-        if (created.status !== 201 && created.status !== 409) {
-          throw new ControlPlaneStartError(`creating Node ${name}: HTTP ${created.status}: ${created.body}`);
-        }
-        // Status is ignored on create for most kinds; set capacity through the status subresource.
-        await kubeRequestOk(connection, 'PATCH', `/api/v1/nodes/${name}/status`, {
-          body: JSON.stringify({ status: node.status }),
-          contentType: 'application/merge-patch+json',
-        });
-      }),
-    );
-    step('fake nodes created');
+    await nodesCreated;
 
-    const crdsDir = options.crdsDir === undefined ? join(repoRoot, 'crds') : options.crdsDir;
     await Promise.all([
       ready('fake nodes Ready', async () => {
         const list = JSON.parse(
@@ -500,11 +510,6 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
       ready('kube-scheduler /healthz', async () =>
         (await httpStatus(`https://127.0.0.1:${schedulerPort}/healthz`, true)) === 200 ? true : undefined,
       ),
-      crdsDir
-        ? Promise.race([installCrds(kubeconfigPath, crdsDir), watchExits()]).then((names) =>
-            step(`CRDs established: ${names.length}`),
-          )
-        : Promise.resolve(),
     ]);
     const startupMs = Date.now() - started;
     step('control plane ready');
