@@ -43,8 +43,9 @@ These are the conventions of the MNIST test images (measured on them), which a d
    are grey), never nearest-neighbour.
 3. **Centre by centre of mass**: place the 20x20 box in a 28x28 black field so that the
    intensity-weighted centre of mass lands at the field's centre. Measured on MNIST: the centre
-   of mass is at row 14.0, column 14.0 in pixel-index coordinates (pixel (0,0) at 0, standard
-   deviation 0.3 px). A shifted result is clipped at the border, which MNIST never is.
+   of mass is at row 14.0, column 14.0 in pixel-index coordinates (the centre of pixel (0,0) at
+   0; that is 14.5 if pixel i spans [i, i+1)), standard deviation 0.3 px. The 20x20 box always
+   fits: MNIST digits never touch the border.
 4. **Stroke thickness**: MNIST strokes are about 2-3 px wide after the 20 px scaling; the ink
    mass (sum of the 784 values in 0..1) of a test digit is about 100 (median 101, mean 104).
    So on a 280x280 canvas where a digit is drawn ~200 px tall, a line width of roughly 16-24 px
