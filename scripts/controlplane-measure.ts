@@ -4,9 +4,13 @@
 import { readFile } from 'node:fs/promises';
 import { startControlPlane } from '../test/support/controlplane.ts';
 
-async function rssKiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? Number.NaN);
+// RSS counts the shared binary's pages in every process; PSS splits shared pages between the
+// processes that map them, so the PSS total is what the set really costs in memory.
+async function memoryKiB(pid: number): Promise<{ rss: number; pss: number }> {
+  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const field = (name: string) =>
+    Number(new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(rollup)?.[1] ?? Number.NaN);
+  return { rss: field('Rss'), pss: field('Pss') };
 }
 
 const runs = Number(process.argv[2] ?? 3);
@@ -17,13 +21,15 @@ for (let run = 1; run <= runs; run++) {
   process.stdout.write(`run ${run}: start-to-ready ${controlPlane.startupMs} ms\n`);
   if (run === runs) {
     await new Promise((resolve) => setTimeout(resolve, 5_000));
-    let total = 0;
+    const total = { rss: 0, pss: 0 };
+    const mib = (kib: number) => `${Math.round(kib / 1024)} MiB`;
     for (const [name, pid] of Object.entries(controlPlane.pids())) {
-      const kib = await rssKiB(pid as number);
-      total += kib;
-      process.stdout.write(`rss ${name}: ${Math.round(kib / 1024)} MiB\n`);
+      const memory = await memoryKiB(pid as number);
+      total.rss += memory.rss;
+      total.pss += memory.pss;
+      process.stdout.write(`memory ${name}: rss ${mib(memory.rss)}, pss ${mib(memory.pss)}\n`);
     }
-    process.stdout.write(`rss total: ${Math.round(total / 1024)} MiB\n`);
+    process.stdout.write(`memory total: rss ${mib(total.rss)}, pss ${mib(total.pss)}\n`);
     const restartStarted = Date.now();
     await controlPlane.restartApiServer();
     process.stdout.write(`apiserver restart: ${Date.now() - restartStarted} ms\n`);
