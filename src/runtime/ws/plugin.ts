@@ -239,7 +239,7 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
 
   /** Resumes reading (and live predictions) once the send buffer drained and answers came back. */
   const relieve = (connection: Connection): boolean => {
-    if (connection.ws.readyState !== connection.ws.OPEN) return true;
+    if (connection.ws.readyState !== connection.ws.OPEN || shuttingDown) return true;
     if (connection.ws.bufferedAmount >= settings.maxBufferedBytes / 2) return false;
     if (connection.paused) {
       if (connection.session.inFlight >= settings.maxInFlightPerSession) return false;
@@ -312,6 +312,11 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
     shuttingDown = true;
     const started = performance.now();
     const open = [...connections];
+    // No new requests: what was read is answered, what was not is left to the client's reconnect.
+    for (const connection of open) {
+      connection.paused = true;
+      connection.ws.pause();
+    }
     await withTimeout(
       Promise.all(open.map((connection) => connection.session.idle())),
       settings.shutdownGraceMs,

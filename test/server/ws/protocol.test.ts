@@ -280,13 +280,16 @@ describe('/ws limits and close codes', () => {
     const errors = peer.messages.filter((m) => m.type === 'error');
     expect(pongs.length).toBeGreaterThanOrEqual(5);
     expect(pongs.length).toBeLessThan(10);
-    expect(errors).toEqual([
-      {
+    expect(errors.length).toBeGreaterThanOrEqual(1);
+    // One error per burst over the limit (more only if the server read the pings in several chunks).
+    expect(errors.length).toBeLessThan(5);
+    for (const error of errors) {
+      expect(error).toEqual({
         type: 'error',
         code: 'rate_limited',
         message: expect.stringMatching(/^message: more than 20 messages per second/),
-      },
-    ]);
+      });
+    }
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await peer.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
     expect(peer.closed).toBeUndefined();
