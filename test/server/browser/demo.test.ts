@@ -108,6 +108,33 @@ it('draws a digit with the mouse and shows the prediction, live and on submit', 
   await page.close();
 });
 
+it('draws with touch too (pointer events from a touchscreen)', async () => {
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: true, maxTouchPoints: 1 });
+  await page.goto(runtime.url);
+  await page.locator('#status[data-state="open"]').waitFor();
+  const box = await page.locator('#canvas').boundingBox();
+  if (!box) throw new Error('canvas not visible');
+  const at = (x: number, y: number) => [
+    { x: box.x + (x * box.width) / 280, y: box.y + (y * box.height) / 280 },
+  ];
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: at(140, 40) });
+  for (let y = 50; y <= 250; y += 10) {
+    await cdp.send('Input.dispatchTouchEvent', {
+      type: 'touchMove',
+      touchPoints: at(140 - (y - 40) / 50, y),
+    });
+  }
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  await page.locator('#prediction[data-live="true"]').waitFor();
+  await page.locator('#submit').click();
+  await page.locator('#prediction[data-live="false"]').waitFor();
+  await page.screenshot({ path: 'test-results/demo-page-touch.png' });
+  expect(await page.locator('#prediction').getAttribute('data-prediction')).toBe('1');
+  await page.close();
+});
+
 it('reconnects by itself after a server restart and keeps the drawing', async () => {
   const page = await context.newPage();
   await page.goto(runtime.url);
