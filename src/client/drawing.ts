@@ -94,7 +94,10 @@ export class DrawingClient extends Emitter<DrawingClientEvents> {
     return this.current;
   }
 
-  /** Opens the session; resolves with the first welcome, rejects if that connection fails. */
+  /**
+   * Opens the session; resolves with the first welcome, rejects if that first connection fails
+   * (the client then keeps reconnecting in the background unless `reconnect: false` or 1008).
+   */
   connect(): Promise<WelcomeMessage> {
     if (this.stateValue === 'open' && this.current) return Promise.resolve(this.current);
     return new Promise((resolve, reject) => {
