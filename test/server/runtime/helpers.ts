@@ -2,8 +2,8 @@ import { PNG } from 'pngjs';
 import { bundledModelPath, type RuntimeConfig, runtimeConfigSchema } from '../../../src/runtime/config.ts';
 import { type RunningRuntime, startRuntime } from '../../../src/runtime/server.ts';
 
-/** The committed model (KINFER_TEST_MODEL points elsewhere only while developing without it). */
-export const testModelPath = process.env.KINFER_TEST_MODEL ?? bundledModelPath;
+/** The committed model. */
+export const testModelPath = bundledModelPath;
 
 /** A real runtime listening on a loopback port, model loaded (unless `waitReady` is false). */
 export async function startTestRuntime(

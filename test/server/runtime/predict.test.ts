@@ -50,20 +50,80 @@ describe('POST /v1/predict', () => {
     }
   });
 
-  it('classifies strokes from a canvas', async () => {
-    const one = {
+  it('classifies digits drawn as strokes on a 280x280 canvas', async () => {
+    const arc = (cx: number, cy: number, rx: number, ry: number, from: number, to: number) =>
+      Array.from({ length: 21 }, (_, i) => {
+        const a = from + ((to - from) * i) / 20;
+        return { x: cx + rx * Math.sin(a), y: cy - ry * Math.cos(a) };
+      });
+    const drawings: [number, { x: number; y: number }[][]][] = [
+      [0, [arc(140, 140, 60, 95, 0, 2 * Math.PI)]],
+      [
+        1,
+        [
+          [
+            { x: 150, y: 40 },
+            { x: 140, y: 240 },
+          ],
+        ],
+      ],
+      [
+        2,
+        [
+          arc(140, 100, 60, 50, -Math.PI / 2, Math.PI / 2),
+          [
+            { x: 200, y: 100 },
+            { x: 80, y: 240 },
+            { x: 210, y: 240 },
+          ],
+        ],
+      ],
+      [3, [arc(140, 95, 55, 50, -Math.PI / 2, Math.PI), arc(140, 195, 60, 50, 0, Math.PI + Math.PI / 2)]],
+      [
+        4,
+        [
+          [
+            { x: 160, y: 40 },
+            { x: 70, y: 170 },
+            { x: 210, y: 170 },
+          ],
+          [
+            { x: 170, y: 90 },
+            { x: 170, y: 250 },
+          ],
+        ],
+      ],
+      [
+        7,
+        [
+          [
+            { x: 70, y: 50 },
+            { x: 210, y: 50 },
+            { x: 120, y: 240 },
+          ],
+        ],
+      ],
+    ];
+    const { status, body } = await postJson(url, {
+      instances: drawings.map(([, strokes]) => ({ strokes, width: 280, height: 280 })),
+    });
+    expect(status).toBe(200);
+    expect(body.predictions.map((p: { prediction: number }) => p.prediction)).toEqual(
+      drawings.map(([digit]) => digit),
+    );
+    // A small digit in a corner of the canvas is the same digit.
+    const small = await postJson(url, {
       strokes: [
         [
-          { x: 140, y: 30 },
-          { x: 138, y: 250 },
+          { x: 10, y: 10 },
+          { x: 40, y: 10 },
+          { x: 22, y: 52 },
         ],
       ],
       width: 280,
       height: 280,
-    };
-    const { status, body } = await postJson(url, one);
-    expect(status).toBe(200);
-    expect(body.probabilities).toHaveLength(10);
+    });
+    expect(small.body.prediction).toBe(7);
   });
 
   it('answers instances in order, mixing kinds', async () => {
