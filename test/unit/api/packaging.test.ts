@@ -77,6 +77,14 @@ describe('config/samples', () => {
     expect(Object.keys(full.spec).sort()).toEqual(['batching', 'model', 'replicas', 'resources', 'server']);
   });
 
+  it("the full sample's sha256 is the bundled model's", () => {
+    const full = docs(
+      readFileSync(join(root, 'config/samples/kinfer_v1alpha1_modeldeployment_full.yaml'), 'utf8'),
+    ).find((d) => d.kind === 'ModelDeployment') as unknown as { spec: { model: { sha256: string } } };
+    const committed = readFileSync(join(root, 'models/mnist-cnn/model.onnx.sha256'), 'utf8').split(/\s+/)[0];
+    expect(full.spec.model.sha256).toBe(committed);
+  });
+
   it('every InferenceJob refers to a ModelDeployment among the samples', () => {
     const all = kustomize('config/samples');
     const deployments = new Set(all.filter((d) => d.kind === 'ModelDeployment').map((d) => d.metadata.name));
