@@ -12,7 +12,7 @@ describe('mnist-cnn on digits drawn on a 280x280 canvas (runtime preprocessing)'
     session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1 });
   });
 
-  async function classify(drawings: Stroke[][][]): Promise<{ prediction: number; confidence: number }[]> {
+  async function classify(drawings: Stroke[][]): Promise<{ prediction: number; confidence: number }[]> {
     const pixels = new Float32Array(drawings.length * 784);
     drawings.forEach((strokes, i) => {
       pixels.set(fromStrokes(strokes, 280, 280), i * 784);
