@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
+import { type AddressInfo, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,14 +90,14 @@ export async function freePorts(count: number): Promise<number[]> {
     Array.from(
       { length: count },
       () =>
-        new Promise<import('node:net').Server>((resolvePromise, reject) => {
+        new Promise<Server>((resolvePromise, reject) => {
           const server = createServer();
           server.once('error', reject);
           server.listen(0, '127.0.0.1', () => resolvePromise(server));
         }),
     ),
   );
-  const ports = servers.map((server) => (server.address() as import('node:net').AddressInfo).port);
+  const ports = servers.map((server) => (server.address() as AddressInfo).port);
   await Promise.all(servers.map((server) => new Promise((r) => server.close(r))));
   return ports;
 }
