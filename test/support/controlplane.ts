@@ -130,7 +130,7 @@ function alive(pid: number): boolean {
  * Removes temp directories left by runs whose process was SIGKILLed (no exit hook ran; the
  * components themselves exit via kcp's parent watchdog). Directories of live runs are kept.
  */
-async function sweepStaleDirs(): Promise<void> {
+export async function sweepStaleDirs(): Promise<void> {
   const entries = await readdir(tmpdir()).catch(() => [] as string[]);
   await Promise.all(
     entries
