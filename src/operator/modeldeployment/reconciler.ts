@@ -101,14 +101,27 @@ export class ModelDeploymentReconciler {
           },
         ],
       ];
-      for (const [type, desired, observed, store] of steps) {
-        const outcome = await this.ensure(md, type, desired, observed);
-        if ('problem' in outcome) {
+      // The children are independent: apply them side by side (one round trip, not two).
+      const outcomes = await Promise.all(
+        steps.map(async ([type, desired, observed, store]) => {
+          const outcome = await this.ensure(md, type, desired, observed);
+          if ('applied' in outcome && outcome.applied) store(outcome.applied);
+          return { type, name: desired.metadata.name, outcome };
+        }),
+      );
+      for (const { outcome } of outcomes) {
+        if ('problem' in outcome && !problem) {
           problem = outcome.problem;
           retry = outcome.retry;
-          break;
         }
-        if (outcome.applied) store(outcome.applied);
+      }
+      // One Event per pass that changed children, e.g. "Created Deployment mnist, Service mnist".
+      for (const verb of ['Created', 'Updated'] as const) {
+        const changed = outcomes.filter(({ outcome }) => 'verb' in outcome && outcome.verb === verb);
+        if (changed.length) {
+          const what = changed.map(({ type, name }) => `${type.kind} ${name}`).join(', ');
+          void this.deps.recorder.record(md, 'Normal', verb, `${verb} ${what}`);
+        }
       }
     }
 
@@ -167,7 +180,9 @@ export class ModelDeploymentReconciler {
     type: ResourceType,
     desired: KubeObject,
     observed: KubeObject | undefined,
-  ): Promise<{ applied?: KubeObject } | { problem: ReconcileProblem; retry?: unknown }> {
+  ): Promise<
+    { applied?: KubeObject; verb?: 'Created' | 'Updated' } | { problem: ReconcileProblem; retry?: unknown }
+  > {
     const owner = observed ? controllerOf(observed.metadata) : undefined;
     if (observed && owner?.uid !== md.metadata.uid) {
       // Someone else's object of the same name: taking it over would destroy their workload.
@@ -192,8 +207,7 @@ export class ModelDeploymentReconciler {
         },
         `${verb.toLowerCase()} ${type.kind}`,
       );
-      void this.deps.recorder.record(md, 'Normal', verb, `${verb} ${type.kind} ${desired.metadata.name}`);
-      return { applied };
+      return { applied, verb };
     } catch (error) {
       const permanent = error instanceof ApiError && [400, 403, 422].includes(error.statusCode);
       return {
