@@ -1,5 +1,4 @@
 export const CELL = 28;
-const PIXELS = CELL * CELL;
 
 export interface Mosaic {
   rows: number;
@@ -37,7 +36,7 @@ export class RecentImages {
     this.added += 1;
   }
 
-  mosaic(images: Uint8Array, cols: number): Mosaic | undefined {
+  mosaic(image: (index: number) => Uint8Array, cols: number): Mosaic | undefined {
     const count = this.indices.length;
     if (count === 0) return undefined;
     const gridCols = Math.min(cols, count);
@@ -45,16 +44,16 @@ export class RecentImages {
     return {
       rows,
       cols: gridCols,
-      pixels: layoutMosaic(images, this.indices, rows, gridCols),
+      pixels: layoutMosaic(image, this.indices, rows, gridCols),
       labels: [...this.labels],
       indices: [...this.indices],
     };
   }
 }
 
-/** Copies the 28x28 images at `indices` (in an N*784 array) into a rows x cols grid. */
+/** Copies the 28x28 images at `indices` (784 bytes each from `image`) into a rows x cols grid. */
 export function layoutMosaic(
-  images: Uint8Array,
+  image: (index: number) => Uint8Array,
   indices: readonly number[],
   rows: number,
   cols: number,
@@ -62,11 +61,11 @@ export function layoutMosaic(
   const width = cols * CELL;
   const out = new Uint8Array(rows * CELL * width);
   indices.forEach((index, tile) => {
+    const pixels = image(index);
     const top = Math.floor(tile / cols) * CELL;
     const left = (tile % cols) * CELL;
     for (let y = 0; y < CELL; y++) {
-      const source = index * PIXELS + y * CELL;
-      out.set(images.subarray(source, source + CELL), (top + y) * width + left);
+      out.set(pixels.subarray(y * CELL, (y + 1) * CELL), (top + y) * width + left);
     }
   });
   return out;

@@ -115,13 +115,13 @@ export class JobRunner {
     const publishPreview = (): void => {
       if (this.recent.version === lastPreview) return;
       lastPreview = this.recent.version;
-      this.publishPreview(input.images);
+      this.publishPreview(input);
     };
     publishProgress();
     const progressTimer = setInterval(publishProgress, this.options.progressIntervalMs ?? 250);
     const previewTimer = setInterval(publishPreview, this.options.spec.previewIntervalMs);
     try {
-      await sendBatches(input.images, input.count, {
+      await sendBatches(input, input.count, {
         endpoint: modelEndpoint,
         batchSize: this.options.spec.batchSize,
         concurrency: this.options.concurrency ?? 4,
@@ -172,9 +172,9 @@ export class JobRunner {
     return 'Succeeded';
   }
 
-  private publishPreview(images: Uint8Array): void {
+  private publishPreview(input: LoadedInput): void {
     const cols = this.options.mosaic?.cols ?? 8;
-    const mosaic = this.recent.mosaic(images, cols);
+    const mosaic = this.recent.mosaic((index) => input.read(index, 1), cols);
     if (!mosaic) return;
     this.stream.publish({
       type: 'preview',

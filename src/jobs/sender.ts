@@ -1,5 +1,8 @@
+import http from 'node:http';
+import https from 'node:https';
 import { z } from 'zod';
 import { JobFailure, RetryableError } from './errors.ts';
+import type { LoadedInput } from './input/types.ts';
 
 const PIXELS = 784;
 
@@ -62,38 +65,57 @@ export function backoffDelay(attempt: number, policy: RetryPolicy, random = Math
 
 const retryableStatus = new Set([429, 502, 503, 504]);
 
+/** One HTTP exchange: status and body text, or a transport error. */
+function httpPost(
+  url: URL,
+  body: string,
+  agent: http.Agent,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const request = (url.protocol === 'https:' ? https : http).request(url, {
+      method: 'POST',
+      agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      ...(signal ? { signal } : {}),
+    });
+    request.setTimeout(timeoutMs, () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    request.on('error', reject);
+    request.on('response', (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', reject);
+      response.on('aborted', () => reject(new Error('response aborted')));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+      );
+    });
+    request.end(body);
+  });
+}
+
 /** One POST of one batch; throws RetryableError for what a retry may fix, JobFailure otherwise. */
 export async function postBatch(
-  endpoint: string,
+  endpoint: URL,
   body: string,
   count: number,
+  agent: http.Agent,
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<number[]> {
-  let response: Response;
-  const timeout = AbortSignal.timeout(timeoutMs);
+  let status: number;
+  let text: string;
   try {
-    response = await fetch(endpoint, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body,
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-    });
+    ({ status, text } = await httpPost(endpoint, body, agent, timeoutMs, signal));
   } catch (error) {
     if (signal?.aborted) throw error;
     throw new RetryableError(`request failed: ${describe(error)}`);
   }
-  let text: string;
-  try {
-    text = await response.text();
-  } catch (error) {
-    if (signal?.aborted) throw error;
-    throw new RetryableError(`reading the response failed: ${describe(error)}`);
-  }
-  if (retryableStatus.has(response.status))
-    throw new RetryableError(`model answered ${response.status}: ${text.slice(0, 200)}`);
-  if (!response.ok)
-    throw new JobFailure('inference_failed', `model answered ${response.status}: ${text.slice(0, 300)}`);
+  if (retryableStatus.has(status))
+    throw new RetryableError(`model answered ${status}: ${text.slice(0, 200)}`);
+  if (status < 200 || status >= 300)
+    throw new JobFailure('inference_failed', `model answered ${status}: ${text.slice(0, 300)}`);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -105,8 +127,8 @@ export async function postBatch(
 
 function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? error.message;
+  const code = (error as { code?: string }).code;
+  return code ? `${code}: ${error.message}` : error.message;
 }
 
 export interface BatchOutcome {
@@ -132,30 +154,34 @@ export interface SendOptions {
  * retried with backoff until it succeeds or `giveUpAfterMs` passes; `onBatch` is called exactly
  * once per batch, only with a complete, validated answer, so retries never lose or repeat images.
  */
-export async function sendBatches(images: Uint8Array, count: number, options: SendOptions): Promise<void> {
+export async function sendBatches(
+  input: Pick<LoadedInput, 'read'>,
+  count: number,
+  options: SendOptions,
+): Promise<void> {
   const policy = options.policy ?? defaultRetryPolicy;
   const batches = Math.ceil(count / options.batchSize);
   const abort = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
   let next = 0;
+  const endpoint = new URL(options.endpoint);
+  // Own keep-alive connections, closed when the job ends, so a finished runner holds none open.
+  const agent = new (endpoint.protocol === 'https:' ? https.Agent : http.Agent)({
+    keepAlive: true,
+    maxSockets: options.concurrency,
+  });
 
   const worker = async (): Promise<void> => {
     while (next < batches && !signal.aborted) {
       const index = next++;
       const start = index * options.batchSize;
       const size = Math.min(options.batchSize, count - start);
-      const body = v2Body(images, start, size);
+      const body = v2Body(input.read(start, size), 0, size);
       const firstTry = Date.now();
       for (let attempt = 0; ; attempt++) {
         const sent = performance.now();
         try {
-          const probabilities = await postBatch(
-            options.endpoint,
-            body,
-            size,
-            policy.requestTimeoutMs,
-            signal,
-          );
+          const probabilities = await postBatch(endpoint, body, size, agent, policy.requestTimeoutMs, signal);
           options.onBatch({ index, start, count: size, probabilities, latencyMs: performance.now() - sent });
           break;
         } catch (error) {
@@ -181,6 +207,7 @@ export async function sendBatches(images: Uint8Array, count: number, options: Se
     }),
   );
   const settled = await Promise.allSettled(workers);
+  agent.destroy();
   // The first real failure wins over the aborts it caused in the other workers.
   const failure =
     settled.find((s) => s.status === 'rejected' && s.reason instanceof JobFailure) ??

@@ -3,7 +3,7 @@ import type { InputFormat } from '../../api/inferencejob.ts';
 import { readIdxImages } from '../../datasets/idx.ts';
 import { fromPixels, fromPng } from '../../runtime/preprocess/index.ts';
 import { JobFailure } from '../errors.ts';
-import type { LoadedInput } from './types.ts';
+import { arrayInput, type LoadedInput } from './types.ts';
 
 const PIXELS = 784;
 
@@ -59,7 +59,7 @@ export function decodeNdjson(text: string, source: string): LoadedInput {
     }
   });
   // Accuracy is only meaningful when every image has a label.
-  return { images, count: lines.length, ...(labelled === lines.length && labelled > 0 ? { labels } : {}) };
+  return arrayInput(images, lines.length, labelled === lines.length && labelled > 0 ? labels : undefined);
 }
 
 /** IDX images (idx3-ubyte, optionally gzipped) of 28x28 digits, white on black as MNIST stores them. */
@@ -76,7 +76,7 @@ export function decodeIdx(bytes: Buffer, source: string): LoadedInput {
       `${source}: images are ${parsed.rows}x${parsed.cols}, expected 28x28`,
     );
   }
-  return { images: parsed.images, count: parsed.count };
+  return arrayInput(parsed.images, parsed.count);
 }
 
 /** The bytes of a ConfigMap key (or a file) in one of the InferenceJob's input formats. */
@@ -89,7 +89,7 @@ export function decodeInput(bytes: Buffer, format: InputFormat, source: string):
     case 'png': {
       const images = new Uint8Array(PIXELS);
       pngDigit(bytes, source, images, 0);
-      return { images, count: 1 };
+      return arrayInput(images, 1);
     }
   }
 }
@@ -100,5 +100,5 @@ export function decodeInlineImages(encoded: readonly string[]): LoadedInput {
   encoded.forEach((text, i) => {
     pngDigit(Buffer.from(text, 'base64'), `input.inline.images[${i}]`, images, i);
   });
-  return { images, count: encoded.length };
+  return arrayInput(images, encoded.length);
 }

@@ -4,7 +4,7 @@ import { loadMnistTest } from '../../datasets/idx.ts';
 import { JobFailure } from '../errors.ts';
 import { decodeInlineImages, decodeInput } from './decode.ts';
 import { syntheticDigits } from './synthetic.ts';
-import { applyLimit, type LoadedInput } from './types.ts';
+import { applyLimit, arrayInput, type LoadedInput } from './types.ts';
 
 export interface InputSources {
   /** A file holding the ConfigMap key's bytes: the operator mounts the ConfigMap into the pod. */
@@ -19,7 +19,7 @@ export async function loadInput(input: JobInput, sources: InputSources = {}): Pr
     const dataset = await loadMnistTest().catch((error: unknown) => {
       throw new JobFailure('input_unavailable', `dataset ${input.dataset}: ${(error as Error).message}`);
     });
-    return applyLimit(dataset, input.limit);
+    return applyLimit(arrayInput(dataset.images, dataset.count, dataset.labels), input.limit);
   }
   if (input.synthetic) {
     return syntheticDigits(

@@ -141,28 +141,52 @@ export function renderDigit(label: number, random: () => number, out: Uint8Array
       return [cx + u - slant * v, cy + v] as const;
     }),
   );
-  for (let y = 0; y < 28; y++) {
-    for (let x = 0; x < 28; x++) {
-      let d = Number.POSITIVE_INFINITY;
-      for (const stroke of strokes) {
-        for (let k = 1; k < stroke.length; k++)
-          d = Math.min(d, distanceToSegment(x + 0.5, y + 0.5, stroke[k - 1]!, stroke[k]!));
+  // Distance to the nearest stroke, computed only in each segment's neighbourhood.
+  const distance = new Float32Array(784).fill(Number.POSITIVE_INFINITY);
+  const reach = radius + 1;
+  for (const stroke of strokes) {
+    for (let k = 1; k < stroke.length; k++) {
+      const a = stroke[k - 1]!;
+      const b = stroke[k]!;
+      const x0 = Math.max(0, Math.floor(Math.min(a[0], b[0]) - reach));
+      const x1 = Math.min(27, Math.ceil(Math.max(a[0], b[0]) + reach));
+      const y0 = Math.max(0, Math.floor(Math.min(a[1], b[1]) - reach));
+      const y1 = Math.min(27, Math.ceil(Math.max(a[1], b[1]) + reach));
+      for (let y = y0; y <= y1; y++) {
+        for (let x = x0; x <= x1; x++) {
+          const d = distanceToSegment(x + 0.5, y + 0.5, a, b);
+          if (d < distance[y * 28 + x]!) distance[y * 28 + x] = d;
+        }
       }
-      const intensity = Math.max(0, Math.min(1, radius + 0.5 - d));
-      out[y * 28 + x] = Math.round(intensity * 255);
     }
+  }
+  for (let i = 0; i < 784; i++) {
+    out[i] = Math.round(Math.max(0, Math.min(1, radius + 0.5 - distance[i]!)) * 255);
   }
 }
 
-/** `count` digits from `seed`: image i depends only on (seed, i), so a larger count extends a smaller one. */
+const generatorFor = (seed: number, i: number): (() => number) =>
+  prng((Math.imul(seed, 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca6b)) >>> 0);
+
+/**
+ * `count` digits from `seed`, rendered when read: image i depends only on (seed, i), so a larger
+ * count extends a smaller one and a million-digit job holds only its labels in memory.
+ */
 export function syntheticDigits(count: number, seed: number): LoadedInput {
-  const images = new Uint8Array(count * 784);
   const labels = new Uint8Array(count);
-  for (let i = 0; i < count; i++) {
-    const random = prng((Math.imul(seed, 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca6b)) >>> 0);
-    const label = Math.floor(random() * 10);
-    labels[i] = label;
-    renderDigit(label, random, images.subarray(i * 784, (i + 1) * 784));
-  }
-  return { images, labels, count };
+  for (let i = 0; i < count; i++) labels[i] = Math.floor(generatorFor(seed, i)() * 10);
+  return {
+    count,
+    labels,
+    read: (start, n) => {
+      const size = Math.max(0, Math.min(n, count - start));
+      const out = new Uint8Array(size * 784);
+      for (let j = 0; j < size; j++) {
+        const random = generatorFor(seed, start + j);
+        const label = Math.floor(random() * 10);
+        renderDigit(label, random, out.subarray(j * 784, (j + 1) * 784));
+      }
+      return out;
+    },
+  };
 }

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JobFailure } from '../../../src/jobs/errors.ts';
+import { arrayInput, type LoadedInput } from '../../../src/jobs/input/types.ts';
 import { type BatchOutcome, sendBatches } from '../../../src/jobs/sender.ts';
 
 // A V2 endpoint double whose "prediction" of an image is its first pixel mod 10, so the test can
@@ -50,10 +51,10 @@ afterEach(() => {
   server?.closeAllConnections();
 });
 
-function images(count: number): Uint8Array {
+function images(count: number): LoadedInput {
   const out = new Uint8Array(count * 784);
   for (let i = 0; i < count; i++) out[i * 784] = i % 256;
-  return out;
+  return arrayInput(out, count);
 }
 
 describe('sendBatches', () => {
