@@ -101,6 +101,10 @@ export class Session {
           return;
         }
         this.answer(message.id, receivedAt, () => this.renderCanvas());
+        // The answer covers this canvas: a live prediction of it (in flight or due) would only
+        // arrive after the answer and replace it on the client's screen.
+        this.liveVersion = this.version;
+        this.cancelLiveTimer();
         return;
       case 'predict':
         this.answer(message.id, receivedAt, () => this.renderPredictInput(message));

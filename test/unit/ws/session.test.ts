@@ -116,6 +116,24 @@ describe('Session', () => {
     expect(predictor.pending).toHaveLength(0); // nothing new drawn: no more live predictions
   });
 
+  it('sends no live prediction of a canvas after the submit answer for it', async () => {
+    const { session, sent, predictor } = setup();
+    session.handle(stroke('a'));
+    await vi.advanceTimersByTimeAsync(0);
+    session.handle(stroke('b')); // a live prediction of [a, b] is now due
+    session.handle({ type: 'submit', id: 'go' });
+    predictor.answer(); // the live prediction of [a] (in flight before the submit)
+    predictor.answer(); // the submit
+    await vi.advanceTimersByTimeAsync(200);
+    expect(predictor.pending).toHaveLength(0);
+    expect(sent.map((m) => ('id' in m ? m.id : undefined))).toEqual(['go']);
+    session.handle(stroke('c')); // drawing on: live predictions again
+    await vi.advanceTimersByTimeAsync(100);
+    predictor.answer();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sent.at(-1)).toMatchObject({ id: 'c', live: true, prediction: 3 });
+  });
+
   it('drops a live prediction made stale by clear', async () => {
     const { session, sent, predictor } = setup();
     session.handle(stroke());
