@@ -11,7 +11,8 @@
  * The load generator runs in this process (raw keep-alive sockets, one request per connection at a
  * time), on the same 2 cores as the server: like wrk on the same machine, it costs the server CPU.
  * Options: --seconds N (per point, default 3), --images 1,64 (images per request: a drawing
- * client sends 1, the job runner 64), --no-sweep.
+ * client sends 1, the job runner 64), --sweep w2i1d0,... (workers, intra-op threads, max delay ms
+ * to compare at c=64 with binary requests; --sweep-json for JSON ones), --no-sweep.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -29,10 +30,13 @@ const { values } = parseArgs({
     images: { type: 'string', default: '1,64' },
     model: { type: 'string', default: bundledModelPath },
     'no-sweep': { type: 'boolean', default: false },
+    sweep: { type: 'string', default: 'w1i1d2,w1i2d2,w2i1d2,w2i2d2,w1i1d0,w2i1d0' },
+    'sweep-json': { type: 'boolean', default: false },
   },
 });
 const seconds = Number(values.seconds);
 const requestSizes = values.images.split(',').map(Number);
+const sweep = values.sweep.split(',');
 const modelPath = values.model;
 const bin = fileURLToPath(new URL('../bin/kinfer.js', import.meta.url));
 
@@ -267,6 +271,7 @@ console.log(
   `kinfer runtime benchmark: ${availableParallelism()} cores, ${seconds}s per point, model ${modelPath}\n`,
 );
 
+const raw1intra1 = await rawCeiling(1, 1);
 const raw1 = await rawCeiling(1, 2);
 const raw64intra1 = await rawCeiling(64, 1);
 const raw64 = await rawCeiling(64, 2);
@@ -274,6 +279,7 @@ const ceiling = raw64.rate >= raw64intra1.rate ? raw64 : raw64intra1;
 const rawRow = (name: string, r: { rate: number; perCpu: number }) =>
   console.log(`  ${name.padEnd(46)} ${fmt(r.rate).padStart(7)} img/s ${fmt(r.perCpu).padStart(7)} img/cpu-s`);
 console.log('raw ceiling (onnxruntime alone, one process)');
+rawRow('batch 1,  1 intra-op thread', raw1intra1);
 rawRow('batch 1,  2 intra-op threads', raw1);
 rawRow('batch 64, 1 intra-op thread', raw64intra1);
 rawRow('batch 64, 2 intra-op threads', raw64);
@@ -301,14 +307,10 @@ for (const size of requestSizes) {
   row('binary, batching off, c=64', binOff!);
 
   if (!values['no-sweep']) {
-    for (const [workers, intra, delay] of [
-      [1, 1, 2],
-      [1, 2, 2],
-      [2, 1, 2],
-      [2, 2, 2],
-      [1, 1, 0],
-      [2, 1, 0],
-    ] as const) {
+    bodies = makeBodies(size, !values['sweep-json']);
+    for (const config of sweep) {
+      const [, workers, intra, delay] = /^w(\d+)i(\d+)d(\d+)$/.exec(config) ?? [];
+      if (!workers) throw new Error(`--sweep: "${config}" is not like w2i1d0`);
       const args = [
         '--workers',
         String(workers),
@@ -318,7 +320,10 @@ for (const size of requestSizes) {
         String(delay),
       ];
       const [r] = await served(args, [64]);
-      row(`binary, workers=${workers} intra-op=${intra} delay=${delay}ms, c=64`, r!);
+      row(
+        `${values['sweep-json'] ? 'JSON,  ' : 'binary,'} workers=${workers} intra-op=${intra} delay=${delay}ms, c=64`,
+        r!,
+      );
     }
   }
   const ratio = (a: number, b: number) => (a / b).toFixed(2);
@@ -330,6 +335,7 @@ for (const size of requestSizes) {
     `${size} image(s)/request, c=64:`,
     `  served / raw ceiling (goal >= 0.60):   JSON ${both(on[2]!, ceiling)}, binary ${both(binOn!, ceiling)}`,
     `  batching on / off (goal >= 3):         JSON ${both(on[2]!, off[2]!)}, binary ${both(binOn!, binOff!)}`,
+    `    (the most batching can give: raw batch 64 / batch 1, one intra-op thread: ${ratio(raw64intra1.rate, raw1intra1.rate)}, per cpu-s ${ratio(raw64intra1.perCpu, raw1intra1.perCpu)})`,
     `  JSON served / transport ceiling:       ${both(on[2]!, transport)}`,
   );
 }
