@@ -148,6 +148,8 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
     });
     ws.on('message', (data, isBinary) => {
       connection.alive = true;
+      // Once the server closes, what arrives is read only to reach the peer's close frame.
+      if (ws.readyState !== ws.OPEN) return;
       receive(connection, data as Buffer, isBinary, send);
       throttle(connection);
     });
@@ -329,6 +331,8 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
               if (connection.ws.readyState === connection.ws.CLOSED) return resolve();
               connection.ws.once('close', () => resolve());
               connection.ws.close(CloseCode.goingAway, 'server shutting down');
+              // Read again (requests are ignored now), or the peer's close frame is never seen.
+              connection.ws.resume();
             }),
         ),
       ),

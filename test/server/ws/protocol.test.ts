@@ -312,6 +312,10 @@ describe('/ws shutdown', () => {
     const closes = await Promise.all(peers.map((peer) => peer.closedWith()));
     await closing;
     expect(closes).toEqual(peers.map(() => ({ code: 1001, reason: 'server shutting down' })));
+    // Clean close handshakes (the server read the peers' close frames), not 1006 terminations.
+    const closeCounts = await server.app.metrics.registry.getSingleMetricAsString('kinfer_ws_closes_total');
+    expect(closeCounts).toContain('kinfer_ws_closes_total{code="1001"} 5');
+    expect(closeCounts).not.toContain('code="1006"');
     const after = peers.reduce((sum, peer) => sum + predictions(peer).length, 0);
     expect(after).toBeGreaterThan(before); // answers in flight at SIGTERM still went out
     for (const peer of peers) {
