@@ -9,9 +9,9 @@ import {
   PredictResponseSchema,
 } from '../../api/predict.ts';
 import { V2ErrorSchema } from '../../api/v2.ts';
-import { InvalidInputError, RuntimeError } from '../errors.ts';
+import { InvalidInputError } from '../errors.ts';
 import type { ServingPredictor } from '../inference/predictor.ts';
-import { fromPixels, fromPng, fromStrokes, PIXELS } from '../preprocess/index.ts';
+import { fromPixels, fromStrokes, PIXELS } from '../preprocess/index.ts';
 import { jsonSchema, parseInput } from './zod.ts';
 
 export interface PredictOptions {
@@ -19,14 +19,18 @@ export interface PredictOptions {
   maxInstances: number;
 }
 
-/** A preprocessed instance, or the field that was wrong with it. */
-export function preprocessInstance(instance: PredictInstance, field: string): Float32Array {
+/** A preprocessed instance, or an InvalidInputError naming the field that was wrong with it. */
+export async function preprocessInstance(
+  instance: PredictInstance,
+  field: string,
+  predictor: Pick<ServingPredictor, 'preprocessPng'>,
+): Promise<Float32Array> {
   try {
     if (instance.pixels) return fromPixels(instance.pixels);
-    if (instance.image !== undefined) return fromPng(decodeBase64(instance.image));
+    if (instance.image !== undefined) return await predictor.preprocessPng(decodeBase64(instance.image));
     return fromStrokes(instance.strokes ?? [], instance.width!, instance.height!);
   } catch (error) {
-    if (error instanceof RuntimeError)
+    if (error instanceof InvalidInputError)
       throw new InvalidInputError(`${field}${field ? '.' : ''}${error.message}`);
     throw error;
   }
@@ -75,9 +79,12 @@ export async function predictRoutes(
       const isMany = typeof body === 'object' && body !== null && 'instances' in body;
       const instances = isMany ? parseInput(many, body).instances : [parseInput(PredictInstanceSchema, body)];
       const images = new Float32Array(instances.length * PIXELS);
-      instances.forEach((instance, i) => {
-        images.set(preprocessInstance(instance, isMany ? `instances[${i}]` : ''), i * PIXELS);
-      });
+      const prepared = await Promise.all(
+        instances.map((instance, i) =>
+          preprocessInstance(instance, isMany ? `instances[${i}]` : '', predictor),
+        ),
+      );
+      for (const [i, image] of prepared.entries()) images.set(image, i * PIXELS);
       const probabilities = await predictor.predict(images, instances.length);
       const perRow = probabilities.length / instances.length;
       const predictions = instances.map((_, i) =>

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { createLogger } from '../../log.ts';
-import { InferenceFailedError } from '../errors.ts';
-import type { RunRequest, TensorInfo, WorkerEvent, WorkerInit } from './protocol.ts';
+import { InferenceFailedError, InvalidInputError } from '../errors.ts';
+import type { TensorInfo, WorkerEvent, WorkerInit, WorkerRequest } from './protocol.ts';
 
 const log = createLogger('runtime.pool');
 
@@ -25,7 +25,8 @@ export interface ModelSignature {
 
 interface Slot {
   worker: Worker;
-  pending: Map<number, { resolve: (r: RunResult) => void; reject: (e: Error) => void }>;
+  // biome-ignore lint/suspicious/noExplicitAny: each waiter knows what its own request returns
+  pending: Map<number, { resolve: (r: any) => void; reject: (e: Error) => void }>;
   /** Set once the worker failed or exited; a replacement takes its place when it is ready. */
   lost?: boolean;
 }
@@ -83,14 +84,22 @@ export class WorkerPool {
   }
 
   run(data: Float32Array, count: number): Promise<RunResult> {
+    return this.send<RunResult>((id) => ({ type: 'run', id, data, count }), [data.buffer as ArrayBuffer]);
+  }
+
+  /** Decodes and normalises a PNG on a worker; rejects with InvalidInputError for a bad file. */
+  preprocessPng(png: Buffer): Promise<Float32Array> {
+    return this.send<Float32Array>((id) => ({ type: 'png', id, png }));
+  }
+
+  private send<T>(request: (id: number) => WorkerRequest, transfer: ArrayBuffer[] = []): Promise<T> {
     const live = this.slots.filter((s) => !s.lost);
     if (live.length === 0) return Promise.reject(new InferenceFailedError('no inference worker is running'));
     const slot = live.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
-      const request: RunRequest = { id, data, count };
-      slot.worker.postMessage(request, [data.buffer as ArrayBuffer]);
+      slot.worker.postMessage(request(id), transfer);
     });
   }
 
@@ -102,11 +111,13 @@ export class WorkerPool {
   /** Routes results to their callers; a worker that dies fails its batches and is replaced. */
   private watch(slot: Slot): void {
     slot.worker.on('message', (event: WorkerEvent) => {
-      if (event.type !== 'result' && event.type !== 'error') return;
+      if (event.type !== 'result' && event.type !== 'image' && event.type !== 'error') return;
       const waiter = slot.pending.get(event.id);
       slot.pending.delete(event.id);
       if (!waiter) return;
       if (event.type === 'result') waiter.resolve({ output: event.output, inferenceMs: event.inferenceMs });
+      else if (event.type === 'image') waiter.resolve(event.image);
+      else if (event.invalid) waiter.reject(new InvalidInputError(event.message));
       else {
         log.error({ event: 'inference.failed', error: event.message }, 'inference failed');
         waiter.reject(new InferenceFailedError());

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { createLogger, elapsedMs } from '../../log.ts';
 import { InvalidInputError, NotReadyError } from '../errors.ts';
+import { fromPng } from '../preprocess/png.ts';
 import { Batcher, type BatchStats } from './batcher.ts';
 import { readModel } from './model.ts';
 import { type ModelSignature, WorkerPool } from './pool.ts';
@@ -28,6 +29,8 @@ export interface ServingPredictor extends Predictor {
   readonly queuedImages: number;
   readonly runningBatches: number;
   onBatch(observer: (stats: BatchStats) => void): () => void;
+  /** `fromPng`, but large images are decoded on a worker thread, never on the event loop. */
+  preprocessPng(png: Buffer): Promise<Float32Array>;
 }
 
 export interface PredictorOptions {
@@ -43,6 +46,9 @@ export interface PredictorOptions {
 }
 
 const log = createLogger('runtime.predictor');
+
+/** PNGs up to this many pixels (about 100x100) are decoded inline. */
+const INLINE_PNG_PIXELS = 10_000;
 
 /** The in-process predictor: worker threads owning ORT sessions behind one dynamic batcher. */
 export class LocalPredictor implements ServingPredictor {
@@ -159,6 +165,20 @@ export class LocalPredictor implements ServingPredictor {
       );
     }
     return batcher.submit(images, count);
+  }
+
+  preprocessPng(png: Buffer): Promise<Float32Array> {
+    // A small PNG costs less to decode than a message to a worker; a large one (a 2048x2048 PNG
+    // takes ~300 ms) would stall every socket, so it goes to a worker.
+    const pixels = png.length >= 24 ? png.readUInt32BE(16) * png.readUInt32BE(20) : 0;
+    if (pixels <= INLINE_PNG_PIXELS || !this.pool) {
+      try {
+        return Promise.resolve(fromPng(png));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.pool.preprocessPng(png);
   }
 
   /** Takes no new work, finishes what is queued and running, then stops the workers. */

@@ -1,6 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import type { RunRequest, TensorInfo, WorkerEvent, WorkerInit } from './protocol.ts';
+import { InvalidInputError } from '../errors.ts';
+import { fromPng } from '../preprocess/png.ts';
+import type { TensorInfo, WorkerEvent, WorkerInit, WorkerRequest } from './protocol.ts';
 
 // One InferenceSession per worker thread: `session.run` blocks the thread it is called on, so it
 // must never be the event loop's thread.
@@ -49,10 +51,27 @@ async function main(): Promise<void> {
     post({ type: 'failed', message: `warm-up failed: ${(error as Error).message}` });
     return;
   }
-  port.on('message', async ({ id, data, count }: RunRequest) => {
+  port.on('message', async (request: WorkerRequest) => {
+    const { id } = request;
+    if (request.type === 'png') {
+      try {
+        const image = fromPng(
+          Buffer.from(request.png.buffer, request.png.byteOffset, request.png.byteLength),
+        );
+        post({ type: 'image', id, image }, [image.buffer as ArrayBuffer]);
+      } catch (error) {
+        post({
+          type: 'error',
+          id,
+          message: (error as Error).message,
+          invalid: error instanceof InvalidInputError,
+        });
+      }
+      return;
+    }
     const start = performance.now();
     try {
-      const out = await run(data, count);
+      const out = await run(request.data, request.count);
       post({ type: 'result', id, output: out, inferenceMs: performance.now() - start }, [
         out.buffer as ArrayBuffer,
       ]);

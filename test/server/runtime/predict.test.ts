@@ -1,3 +1,4 @@
+import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMnistTest } from '../../../src/datasets/idx.ts';
 import type { RunningRuntime } from '../../../src/runtime/server.ts';
@@ -48,6 +49,34 @@ describe('POST /v1/predict', () => {
         expect(Math.abs(p - first[k]!)).toBeLessThan(1e-3);
       });
     }
+  });
+
+  it('decodes a large PNG off the event loop to the same answer, and names a corrupt one', async () => {
+    const scale = 36; // 1008x1008: decoded on a worker thread
+    const big = new PNG({ width: 28 * scale, height: 28 * scale });
+    const digit = raw(7);
+    for (let y = 0; y < 28 * scale; y++) {
+      for (let x = 0; x < 28 * scale; x++) {
+        const v = 255 - digit[Math.floor(y / scale) * 28 + Math.floor(x / scale)]!; // dark on light
+        big.data.set([v, v, v, 255], (y * 28 * scale + x) * 4);
+      }
+    }
+    const png = PNG.sync.write(big);
+    const [large, small] = await Promise.all([
+      postJson(url, { image: png.toString('base64') }),
+      postJson(url, { pixels: raw(7) }),
+    ]);
+    expect(large.status).toBe(200);
+    expect(large.body.prediction).toBe(small.body.prediction);
+    expect(large.body.prediction).toBe(digits.labels[7]);
+
+    const corrupt = Buffer.from(png);
+    corrupt.fill(0x55, 60, 200);
+    const response = await postJson(url, {
+      instances: [{ pixels: raw(0) }, { image: corrupt.toString('base64') }],
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.error).toMatch(/^instances\[1\]\.image: cannot decode PNG/);
   });
 
   it('classifies digits drawn as strokes on a 280x280 canvas', async () => {
