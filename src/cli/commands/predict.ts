@@ -15,7 +15,18 @@ const schema = z.object({
  * `kinfer predict IMAGE.png… [--url URL] [--json] [--token T]`: classifies PNG files with a
  * running runtime (`POST /v1/predict`, one request for all images) and prints a table or JSON.
  */
+const usage = `Usage: kinfer predict IMAGE.png... [--url http://localhost:8080] [--json] [--token T] [--timeout-ms 30000]
+
+Classifies PNG files (any size; a dark or light background) with a running kinfer runtime
+(POST /v1/predict, one request for all files) and prints a table, or JSON with --json.
+Every flag can also be set as KINFER_<FLAG> (KINFER_URL, KINFER_TOKEN, ...).
+`;
+
 export async function run(argv: string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage);
+    return;
+  }
   const { options, positionals } = parseOptions(schema, argv);
   if (positionals.length === 0) throw new UsageError('predict: name at least one PNG file');
   const images = await Promise.all(
