@@ -50,6 +50,11 @@ export const PredictionSchema = z.object({
   prediction: z.number().int().min(0).max(9),
   confidence: z.number(),
   probabilities: z.array(z.number()).length(10),
+  /** Present (true) when the image had no ink at all: the model still answers, but means nothing. */
+  blank: z
+    .literal(true)
+    .optional()
+    .describe('true when the image holds no ink; the prediction is then meaningless'),
 });
 
 export const PredictResponseSchema = PredictionSchema.extend({

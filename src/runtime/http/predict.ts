@@ -45,10 +45,17 @@ export function decodeBase64(value: string): Buffer {
   return Buffer.from(payload, 'base64');
 }
 
-export function toPrediction(probabilities: Float32Array): Prediction {
+/** The answer for one image; `image` (preprocessed) tells a blank canvas from a digit. */
+export function toPrediction(probabilities: Float32Array, image?: Float32Array): Prediction {
   let best = 0;
   for (let i = 1; i < probabilities.length; i++) if (probabilities[i]! > probabilities[best]!) best = i;
-  return { prediction: best, confidence: probabilities[best]!, probabilities: Array.from(probabilities) };
+  const prediction: Prediction = {
+    prediction: best,
+    confidence: probabilities[best]!,
+    probabilities: Array.from(probabilities),
+  };
+  if (image?.every((v) => v === 0)) prediction.blank = true;
+  return prediction;
 }
 
 const errors = { 400: jsonSchema(V2ErrorSchema), 503: jsonSchema(V2ErrorSchema) };
@@ -88,7 +95,7 @@ export async function predictRoutes(
       const probabilities = await predictor.predict(images, instances.length);
       const perRow = probabilities.length / instances.length;
       const predictions = instances.map((_, i) =>
-        toPrediction(probabilities.subarray(i * perRow, (i + 1) * perRow)),
+        toPrediction(probabilities.subarray(i * perRow, (i + 1) * perRow), prepared[i]),
       );
       const latencyMs = Math.round((performance.now() - started) * 100) / 100;
       const model = predictor.model;

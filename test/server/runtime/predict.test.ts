@@ -140,6 +140,11 @@ describe('POST /v1/predict', () => {
     expect(body.predictions.map((p: { prediction: number }) => p.prediction)).toEqual(
       drawings.map(([digit]) => digit),
     );
+    // An empty canvas still gets an answer, marked blank; a digit is never marked.
+    const empty = await postJson(url, { strokes: [], width: 280, height: 280 });
+    expect(empty.status).toBe(200);
+    expect(empty.body.blank).toBe(true);
+    for (const p of body.predictions) expect(p).not.toHaveProperty('blank');
     // A small digit in a corner of the canvas is the same digit.
     const small = await postJson(url, {
       strokes: [

@@ -40,5 +40,14 @@ describe('predict helpers', () => {
     expect(p.prediction).toBe(2);
     expect(p.confidence).toBeCloseTo(0.6);
     expect(p.probabilities).toHaveLength(10);
+    expect(p).not.toHaveProperty('blank');
+  });
+
+  it('marks an image without ink as blank', () => {
+    const probabilities = Float32Array.from([0.1, 0.9, 0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(toPrediction(probabilities, new Float32Array(784)).blank).toBe(true);
+    const ink = new Float32Array(784);
+    ink[400] = 0.5;
+    expect(toPrediction(probabilities, ink)).not.toHaveProperty('blank');
   });
 });
