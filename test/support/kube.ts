@@ -33,10 +33,21 @@ export function useTestNamespace(prefix = 'test'): () => string {
   let name: string | undefined;
   beforeAll(async () => {
     const candidate = uniqueName(prefix);
-    await testKubeConfig()
-      .makeApiClient(CoreV1Api)
-      .createNamespace({ body: { metadata: { name: candidate, labels: { 'kinfer.dev/test': 'true' } } } });
+    const core = testKubeConfig().makeApiClient(CoreV1Api);
+    await core.createNamespace({
+      body: { metadata: { name: candidate, labels: { 'kinfer.dev/test': 'true' } } },
+    });
     name = candidate;
+    // Pods are admitted only once the namespace's "default" ServiceAccount exists (the
+    // controller manager creates it within moments); waiting here keeps a test that creates a Pod
+    // right away from failing on that race.
+    await waitFor(`ServiceAccount ${candidate}/default`, async () =>
+      (await core
+        .readNamespacedServiceAccount({ name: 'default', namespace: candidate })
+        .catch(() => undefined))
+        ? true
+        : undefined,
+    );
   });
   afterAll(async () => {
     if (!name) return;
