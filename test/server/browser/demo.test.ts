@@ -40,7 +40,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await context?.close();
-  await runtime?.close();
+  if (runtime) await closeRuntime(runtime);
   if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
@@ -56,6 +56,16 @@ const seven = [
     [140, 230],
   ],
 ];
+
+/**
+ * Chromium keeps a preconnected socket that never sends a request; Node's server.close() waits for
+ * it until the headers timeout (60 s), so it is cut after a second (reported to the runtime owner).
+ */
+async function closeRuntime(server: TestRuntime): Promise<void> {
+  const cut = setTimeout(() => server.app.server.closeAllConnections(), 1000);
+  await server.close();
+  clearTimeout(cut);
+}
 
 async function draw(page: Page, strokes: number[][][]): Promise<void> {
   const box = await page.locator('#canvas').boundingBox();
@@ -144,13 +154,7 @@ it('reconnects by itself after a server restart and keeps the drawing', async ()
 
   // Restart the runtime on the same port: the page gets 1001, backs off and reconnects.
   const port = Number(new URL(runtime.url).port);
-  const server = runtime.app.server;
-  const closing = runtime.close();
-  // Chromium keeps a preconnected socket that never sends a request; Node's close() waits for it
-  // until the headers timeout (60 s), so it is cut here (reported to the runtime owner).
-  const cut = setTimeout(() => server.closeAllConnections(), 1000);
-  await closing;
-  clearTimeout(cut);
+  await closeRuntime(runtime);
   await page.locator('#status[data-state="reconnecting"]').waitFor();
   runtime = await startTestRuntime({ port });
   await page.locator('#status[data-state="open"]').waitFor({ timeout: 20_000 });
@@ -160,4 +164,24 @@ it('reconnects by itself after a server restart and keeps the drawing', async ()
   await page.screenshot({ path: 'test-results/demo-page-reconnected.png' });
   expect(await page.locator('#prediction').getAttribute('data-prediction')).toBe('7');
   await page.close();
+});
+
+it('authenticates from the browser with ?token= (sent as a WebSocket subprotocol), refused without', async () => {
+  const token = 'browser-token';
+  const secured = await startTestRuntime({ token });
+  try {
+    const page = await context.newPage();
+    await page.goto(`${secured.url}/?token=${token}`);
+    await page.locator('#status[data-state="open"]').waitFor();
+    await draw(page, seven);
+    await page.locator('#submit').click();
+    await page.locator('#prediction[data-live="false"]').waitFor();
+    expect(await page.locator('#prediction').getAttribute('data-prediction')).toBe('7');
+    // Without the token the page loads (it holds nothing) but its session is refused with 1008, for good.
+    await page.goto(secured.url);
+    await page.locator('#status[data-state="closed"]').waitFor();
+    await page.close();
+  } finally {
+    await closeRuntime(secured);
+  }
 });
