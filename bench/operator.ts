@@ -56,8 +56,12 @@ async function waitForList(
   label: string,
 ): Promise<number> {
   const started = performance.now();
+  const deadlineMs = Number(process.env.KINFER_BENCH_TIMEOUT_MS ?? 20 * 60_000);
   let last = -1;
   for (;;) {
+    if (performance.now() - started > deadlineMs) {
+      throw new Error(`${label}: only ${last}/${N} ready after ${Math.round(deadlineMs / 1000)} s`);
+    }
     const list = await client.request<{ items: Json[] }>('GET', path, { timeoutMs: 120_000 });
     const ready = done(list.items);
     if (ready !== last) {
