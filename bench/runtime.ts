@@ -275,7 +275,12 @@ const raw1intra1 = await rawCeiling(1, 1);
 const raw1 = await rawCeiling(1, 2);
 const raw64intra1 = await rawCeiling(64, 1);
 const raw64 = await rawCeiling(64, 2);
-const ceiling = raw64.rate >= raw64intra1.rate ? raw64 : raw64intra1;
+// The ceiling is the best batch-64 figure, per second and per CPU-second separately (measured
+// again at the end, and the better taken, so background load cannot flatter the ratios).
+const ceiling = {
+  rate: Math.max(raw64.rate, raw64intra1.rate),
+  perCpu: Math.max(raw64.perCpu, raw64intra1.perCpu),
+};
 const rawRow = (name: string, r: { rate: number; perCpu: number }) =>
   console.log(`  ${name.padEnd(46)} ${fmt(r.rate).padStart(7)} img/s ${fmt(r.perCpu).padStart(7)} img/cpu-s`);
 console.log('raw ceiling (onnxruntime alone, one process)');
@@ -285,7 +290,8 @@ rawRow('batch 64, 1 intra-op thread', raw64intra1);
 rawRow('batch 64, 2 intra-op threads', raw64);
 
 const concurrencies = [1, 16, 64];
-const ratios: string[] = [];
+/** Ratio lines, written once the raw ceiling has been measured again at the end. */
+const ratios: (() => string[])[] = [];
 for (const size of requestSizes) {
   imagesPerRequest = size;
   bodies = makeBodies(size, false);
@@ -331,15 +337,23 @@ for (const size of requestSizes) {
     'rate' in b
       ? `${ratio(a.imagesPerSecond, b.rate)} (per cpu-s ${ratio(a.imagesPerCpuSecond, b.perCpu)})`
       : `${ratio(a.imagesPerSecond, b.imagesPerSecond)} (per cpu-s ${ratio(a.imagesPerCpuSecond, b.imagesPerCpuSecond)})`;
-  ratios.push(
+  ratios.push(() => [
     `${size} image(s)/request, c=64:`,
     `  served / raw ceiling (goal >= 0.60):   JSON ${both(on[2]!, ceiling)}, binary ${both(binOn!, ceiling)}`,
     `  batching on / off (goal >= 3):         JSON ${both(on[2]!, off[2]!)}, binary ${both(binOn!, binOff!)}`,
     `    (the most batching can give: raw batch 64 / batch 1, one intra-op thread: ${ratio(raw64intra1.rate, raw1intra1.rate)}, per cpu-s ${ratio(raw64intra1.perCpu, raw1intra1.perCpu)})`,
     `  JSON served / transport ceiling:       ${both(on[2]!, transport)}`,
-  );
+  ]);
+}
+const again = [await rawCeiling(64, 1), await rawCeiling(64, 2)];
+for (const r of again) {
+  ceiling.rate = Math.max(ceiling.rate, r.rate);
+  ceiling.perCpu = Math.max(ceiling.perCpu, r.perCpu);
 }
 console.log(
-  '\nratios (raw ceiling = the faster batch-64 figure above; per cpu-s = images per CPU-second used)',
+  `\nraw ceiling, best batch-64 figure of start and end: ${fmt(ceiling.rate)} img/s, ${fmt(ceiling.perCpu)} img/cpu-s`,
 );
-for (const line of ratios) console.log(`  ${line}`);
+console.log(
+  'ratios (per cpu-s = images per CPU-second the process used, robust to other load on the machine)',
+);
+for (const lines of ratios) for (const line of lines()) console.log(`  ${line}`);
