@@ -37,6 +37,7 @@ export interface ParsedModelDeployment extends KubeObject {
 
 export const MANAGED_BY = 'kinfer-operator';
 const MODEL_DIR = '/models';
+const AUTH_DIR = '/var/run/secrets/kinfer';
 
 /** Labels that select one ModelDeployment's predictor pods (the Deployment selector: immutable). */
 export function selectorLabels(name: string): Record<string, string> {
@@ -126,16 +127,20 @@ export function desiredDeployment(md: ParsedModelDeployment, config: PredictorCo
     { name: 'KINFER_PORT', value: String(port) },
     { name: 'KINFER_MODEL', value: modelPath(spec, config) },
     { name: 'KINFER_MODEL_NAME', value: spec.model.name },
-    ...(spec.model.sha256 ? [{ name: 'KINFER_MODEL_SHA256', value: spec.model.sha256 }] : []),
+    // The runtime refuses to serve a model whose digest differs (`kinfer runtime --sha256`).
+    ...(spec.model.sha256 ? [{ name: 'KINFER_SHA256', value: spec.model.sha256 }] : []),
     { name: 'KINFER_MAX_BATCH_SIZE', value: String(spec.batching.maxBatchSize) },
     { name: 'KINFER_MAX_DELAY_MS', value: String(spec.batching.maxDelayMs) },
     { name: 'KINFER_MAX_CONNECTIONS', value: String(spec.server.maxConnections) },
   ];
   if (spec.server.authSecretRef) {
-    env.push({
-      name: 'KINFER_AUTH_TOKEN',
-      valueFrom: { secretKeyRef: { name: spec.server.authSecretRef.name, key: 'token' } },
+    // A file, not an env var: the token stays out of `kubectl describe pod` and the process env.
+    volumes.push({
+      name: 'auth-token',
+      secret: { secretName: spec.server.authSecretRef.name, items: [{ key: 'token', path: 'token' }] },
     });
+    mounts.push({ name: 'auth-token', mountPath: AUTH_DIR, readOnly: true });
+    env.push({ name: 'KINFER_AUTH_TOKEN_FILE', value: `${AUTH_DIR}/token` });
   }
 
   const resources = spec.resources ? stringifyQuantities(spec.resources) : { ...config.defaultResources };

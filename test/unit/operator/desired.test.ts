@@ -125,11 +125,21 @@ describe('desiredDeployment', () => {
     expect(deployment.spec!.template.spec!.containers[0]!.args).toEqual(['runtime']);
     expect(env(deployment)).toMatchObject({
       KINFER_MODEL_NAME: 'mnist-cnn',
-      KINFER_MODEL_SHA256: sha,
+      KINFER_SHA256: sha,
       KINFER_MAX_BATCH_SIZE: '64',
       KINFER_MAX_DELAY_MS: '5',
       KINFER_MAX_CONNECTIONS: '50',
-      KINFER_AUTH_TOKEN: { secretKeyRef: { name: 'token', key: 'token' } },
+      KINFER_AUTH_TOKEN_FILE: '/var/run/secrets/kinfer/token',
+    });
+    const pod = deployment.spec!.template.spec!;
+    expect(pod.volumes).toContainEqual({
+      name: 'auth-token',
+      secret: { secretName: 'token', items: [{ key: 'token', path: 'token' }] },
+    });
+    expect(pod.containers[0]!.volumeMounts).toContainEqual({
+      name: 'auth-token',
+      mountPath: '/var/run/secrets/kinfer',
+      readOnly: true,
     });
   });
 
