@@ -104,8 +104,12 @@ export class Informer<T extends KubeObject = KubeObject> {
     await this.loop;
   }
 
-  /** Forces the current watch to reconnect (as the watchdog would); for tests and diagnostics. */
-  restartWatch(): void {
+  /**
+   * Forces the current watch to reconnect (as the watchdog would), optionally from another
+   * resourceVersion (an expired one makes the apiserver answer 410 Gone); for tests and diagnostics.
+   */
+  restartWatch(fromResourceVersion?: string): void {
+    if (fromResourceVersion !== undefined) this.resourceVersion = fromResourceVersion;
     this.current?.abort(new WatchdogError('restart requested'));
   }
 
