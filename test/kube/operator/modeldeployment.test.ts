@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeClient } from '../../../src/operator/core/client.ts';
+import { Informer } from '../../../src/operator/core/informer.ts';
 import type { Operator } from '../../../src/operator/manager.ts';
+import { ModelDeployments } from '../../../src/operator/modeldeployment/reconciler.ts';
 import { testKubeConfig, testKubeconfigPath, useTestNamespace } from '../../support/kube.ts';
 import {
   type Json,
@@ -31,6 +34,15 @@ const conditionsOf = (md: Json): Record<string, Json> =>
 
 describe('ModelDeployment reconciler on a real control plane', () => {
   it('makes the sample Ready (kubectl wait) with endpoints, owned children and observedGeneration', async () => {
+    // Every status the apiserver stores, in order (a watch sees each write).
+    const client = new KubeClient(testKubeConfig());
+    const watcher = new Informer({ client, type: ModelDeployments, namespace: namespace() });
+    const statuses: Json[] = [];
+    watcher.onEvent(({ object }) => {
+      if (object.metadata.name === 'mnist' && object.status) statuses.push(object.status);
+    });
+    watcher.start();
+    await watcher.waitForSync();
     await kubectl(kubeconfig, [
       'apply',
       '--server-side',
@@ -46,6 +58,14 @@ describe('ModelDeployment reconciler on a real control plane', () => {
       '--for=condition=Ready',
       'md/mnist',
       '--timeout=60s',
+    ]);
+    await watcher.stop();
+    client.close();
+    // The first status written already has all three conditions, Unknown: never a missing Ready.
+    expect(statuses[0]?.conditions?.map((c: Json) => [c.type, c.status])).toEqual([
+      ['Ready', 'Unknown'],
+      ['Progressing', 'Unknown'],
+      ['Degraded', 'Unknown'],
     ]);
     const md = await kubectlJson(kubeconfig, ['get', '-n', namespace(), 'md/mnist']);
     const conditions = conditionsOf(md);
