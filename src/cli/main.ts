@@ -25,6 +25,10 @@ const commands: Record<
     summary: 'run an InferenceJob: classify its input, stream previews on /ws/jobs/NAME',
     load: () => import('./commands/job.ts'),
   },
+  watch: {
+    summary: 'follow an InferenceJob live: progress bar, digit mosaic, summary (kinfer watch job NAME -n NS)',
+    load: () => import('./commands/watch.ts'),
+  },
 };
 
 const usage = (): string =>
