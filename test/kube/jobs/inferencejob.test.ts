@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inferenceJobControllerWith } from '../../../src/operator/inferencejob/controller.ts';
+import { readRunner } from '../../../src/operator/inferencejob/runner-client.ts';
 import { Operator } from '../../../src/operator/manager.ts';
 import { modelDeploymentController } from '../../../src/operator/modeldeployment/controller.ts';
 import { spawnRunner, startTestRuntime } from '../../server/jobs/helpers.ts';
@@ -11,6 +12,7 @@ import {
   kubectlApply,
   kubectlJson,
   modelDeployment,
+  readClient,
   testPredictor,
   until,
 } from '../operator/support.ts';
@@ -94,6 +96,19 @@ async function runLikeThePod(name: string, env: Record<string, string> = {}) {
 
 describe('InferenceJob reconciler on a real control plane', () => {
   it('waits for its ModelDeployment, then runs: Job, Service, previewEndpoint, progress, Succeeded with the result', async () => {
+    // Every change of the object is a status write by the operator: watch them to check the rate.
+    const writes: number[] = [];
+    const watchClient = readClient(testKubeConfig());
+    const stopWatch = new AbortController();
+    const watching = watchClient
+      .stream(
+        `/apis/kinfer.dev/v1alpha1/namespaces/${namespace()}/inferencejobs`,
+        { query: { watch: 'true', fieldSelector: 'metadata.name=digits' }, signal: stopWatch.signal },
+        (event) => {
+          if ((event as { type?: string }).type === 'MODIFIED') writes.push(performance.now());
+        },
+      )
+      .catch(() => {});
     await kubectlApply(kubeconfig, [
       inferenceJob('digits', {
         input: { dataset: 'mnist-test', limit: 6000 },
@@ -178,6 +193,23 @@ describe('InferenceJob reconciler on a real control plane', () => {
     expect(done.status.result.accuracy).toBeGreaterThanOrEqual(0.99);
     expect(Date.parse(done.status.completionTime)).toBeGreaterThanOrEqual(Date.parse(done.status.startTime));
     expect(await runner.exit).toBe(0);
+
+    stopWatch.abort();
+    await watching;
+    watchClient.close();
+    const gaps = writes.slice(1).map((at, i) => at - writes[i]!);
+    console.log(
+      `status writes of digits: ${writes.length}, smallest gap ${Math.round(Math.min(...gaps))} ms`,
+    );
+    expect(writes.length).toBeGreaterThanOrEqual(3);
+    // At most one write every 2 s per job (watch delivery adds jitter, hence 1.5 s).
+    expect(Math.min(...gaps)).toBeGreaterThan(1500);
+
+    // Outside the cluster the operator can go through the apiserver's service proxy: the path is
+    // right (the apiserver finds the Service) though nothing can serve it here (no pod endpoints).
+    const proxied = await readRunner({ kind: 'apiserver-proxy' }, watchClient, 'digits', namespace());
+    expect(proxied.reachable).toBe(false);
+    expect(proxied.reachable === false && proxied.reason).toMatch(/503|no endpoints/i);
 
     const events = await kubectlJson(kubeconfig, [
       'get',
