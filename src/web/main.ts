@@ -1,5 +1,6 @@
 import type { Point, PredictionMessage } from '../api/ws.ts';
 import { DrawingClient } from '../client/drawing.ts';
+import './jobs.ts';
 
 /**
  * The demo page: pointer events (mouse, touch, pen) draw on the canvas; the points go to the
