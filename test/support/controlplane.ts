@@ -225,8 +225,8 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
       key: await readFile(certs.adminKey),
     };
 
-    const launch = (name: ComponentName, args: string[]): ManagedProcess => {
-      const proc = new ManagedProcess(name, executables[name], args, join(logsDir, `${name}.log`));
+    const launch = (name: ComponentName, args: string[], env?: NodeJS.ProcessEnv): ManagedProcess => {
+      const proc = new ManagedProcess(name, executables[name], args, join(logsDir, `${name}.log`), env);
       processes.set(name, proc);
       return proc;
     };
@@ -330,21 +330,25 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
         '--leader-elect=false',
         '--v=1',
       ]);
-      // An explicit (empty) config keeps a developer's ~/.kwok/kwok.yaml out of the tests; with no
-      // Stage objects configured kwok uses its default stages (nodes Ready, pods Running and Ready).
-      const kwokConfig = join(dir, 'kwok.yaml');
-      await writeFile(
-        kwokConfig,
-        'apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions: {}\n',
+      // kwok reads ~/.kwok/kwok.yaml when it exists; a HOME of its own keeps a developer's file out
+      // of the tests, and with no configuration kwok applies all its defaults and default stages
+      // (nodes Ready, pods Running and Ready). An explicit config file would skip those defaults
+      // (no node leases, pods later marked NotReady by the node lifecycle controller).
+      const kwokHome = join(dir, 'kwok-home');
+      await mkdir(kwokHome);
+      launch(
+        'kwok',
+        [
+          `--kubeconfig=${kubeconfigPath}`,
+          '--manage-all-nodes=false',
+          `--manage-nodes-with-annotation-selector=${fakeNodeAnnotation.key}=${fakeNodeAnnotation.value}`,
+          '--cidr=10.244.0.1/16',
+          '--node-ip=127.0.0.1',
+          // Heartbeats through Leases renewed every 10 s, as kubelets do.
+          '--node-lease-duration-seconds=40',
+        ],
+        { ...process.env, HOME: kwokHome },
       );
-      launch('kwok', [
-        `--config=${kwokConfig}`,
-        `--kubeconfig=${kubeconfigPath}`,
-        '--manage-all-nodes=false',
-        `--manage-nodes-with-annotation-selector=${fakeNodeAnnotation.key}=${fakeNodeAnnotation.value}`,
-        '--cidr=10.244.0.1/16',
-        '--node-ip=127.0.0.1',
-      ]);
     };
     await startApiServer(launchClients);
 
@@ -394,6 +398,10 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
       `--cluster-signing-cert-file=${certs.caCert}`,
       `--cluster-signing-key-file=${certs.caKey}`,
       '--use-service-account-credentials=false',
+      // A node is declared NotReady after this long without a heartbeat, and its pods are then
+      // marked not Ready for good (kwok does not revert that). kwok renews every 10 s; the margin
+      // is for a CI machine so busy that a renewal runs late.
+      '--node-monitor-grace-period=2m',
       '--v=1',
     ]);
 
