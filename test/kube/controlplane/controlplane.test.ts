@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import {
   ApiextensionsV1Api,
   AppsV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubernetesObjectApi,
@@ -90,6 +91,24 @@ describe('test control plane', () => {
       const remainingPods = (await podsOf(name)).length;
       return remainingSets === 0 && remainingPods === 0 ? true : undefined;
     });
+  });
+
+  it('keeps the fake nodes alive with node Leases, as kubelets do', async () => {
+    // Without renewed Leases the node lifecycle controller declares the nodes NotReady after its
+    // grace period and marks every pod on them not Ready, for good: long tests would then fail.
+    const nodes = (await core.listNode({ labelSelector: 'type=kwok' })).items;
+    expect(nodes.length).toBeGreaterThanOrEqual(1);
+    const leases = kc.makeApiClient(CoordinationV1Api);
+    for (const node of nodes) {
+      const name = node.metadata?.name ?? '';
+      expect(hasCondition(node.status?.conditions, 'Ready')).toBe(true);
+      const lease = await waitFor(`Lease of ${name}`, async () =>
+        leases.readNamespacedLease({ name, namespace: 'kube-node-lease' }).catch(() => undefined),
+      );
+      expect(lease.spec?.leaseDurationSeconds).toBe(40);
+      const renewed = new Date(lease.spec?.renewTime ?? 0).getTime();
+      expect(Date.now() - renewed).toBeLessThan(30_000);
+    }
   });
 
   it('kubectl wait --for=condition=Available works with the written kubeconfig', async () => {
