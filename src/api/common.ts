@@ -77,6 +77,23 @@ export function exactlyOne<T extends object>(keys: readonly (keyof T & string)[]
   };
 }
 
+/**
+ * Root rule: `metadata.name` becomes a Service name, so it must be a DNS-1035 label of at most
+ * `maxLength` characters (less than 63 when a suffix is appended to it).
+ */
+export function nameIsServiceName(
+  maxLength: number,
+  service: string,
+): CelRule<{ metadata: { name?: string | undefined } }> {
+  const pattern = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
+  return {
+    rule: `size(self.metadata.name) <= ${maxLength} && self.metadata.name.matches('${pattern}')`,
+    message: `metadata.name must be a DNS-1035 label of at most ${maxLength} characters (lowercase letters, digits and "-", starting with a letter): it names ${service}`,
+    check: ({ metadata: { name } }) =>
+      name === undefined || (new RegExp(pattern).test(name) && name.length <= maxLength),
+  };
+}
+
 /** `name` of an object in the same namespace. */
 export const LocalObjectReferenceSchema = (what: string) =>
   z

@@ -5,6 +5,7 @@ import {
   exactlyOne,
   group,
   LocalObjectReferenceSchema,
+  nameIsServiceName,
   ObjectMetaSchema,
   type ResourceDescriptor,
   TimestampSchema,
@@ -240,17 +241,7 @@ export const InferenceJobStatusSchema = z
   })
   .meta({ description: 'Observed state, written by the operator.' });
 
-/** Root-level rules: the name becomes `<name>-preview`, a Service name (DNS-1035 label). */
-export const inferenceJobRootRules = [
-  {
-    rule: "size(self.metadata.name) <= 55 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
-    message:
-      'metadata.name must be a DNS-1035 label of at most 55 characters (lowercase letters, digits and "-", starting with a letter): it names the "<name>-preview" Service',
-    check: (job: { metadata: { name?: string | undefined } }) =>
-      job.metadata.name === undefined ||
-      (/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(job.metadata.name) && job.metadata.name.length <= 55),
-  },
-];
+export const inferenceJobRootRules = [nameIsServiceName(55, 'the "<name>-preview" Service')];
 
 export const InferenceJobSchema = withRules(
   z.object({

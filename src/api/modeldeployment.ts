@@ -5,6 +5,7 @@ import {
   exactlyOne,
   group,
   LocalObjectReferenceSchema,
+  nameIsServiceName,
   ObjectMetaSchema,
   type ResourceDescriptor,
   ResourceRequirementsSchema,
@@ -203,17 +204,7 @@ export const ModelDeploymentStatusSchema = z
   })
   .meta({ description: 'Observed state, written by the operator.' });
 
-/** Root-level rules: the name becomes a Service name (DNS-1035 label). */
-export const modelDeploymentRootRules = [
-  {
-    rule: "size(self.metadata.name) <= 63 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
-    message:
-      'metadata.name must be a DNS-1035 label (lowercase letters, digits and "-", starting with a letter, at most 63 characters): it names the Service',
-    check: (md: { metadata: { name?: string | undefined } }) =>
-      md.metadata.name === undefined ||
-      (/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(md.metadata.name) && md.metadata.name.length <= 63),
-  },
-];
+export const modelDeploymentRootRules = [nameIsServiceName(63, 'the Service')];
 
 export const ModelDeploymentSchema = withRules(
   z.object({
