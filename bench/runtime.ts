@@ -14,15 +14,14 @@
  * client sends 1, the job runner 64), --sweep w2i1d0,... (workers, intra-op threads, max delay ms
  * to compare at c=64 with binary requests; --sweep-json for JSON ones), --no-sweep.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { loadMnistTest } from '../src/datasets/idx.ts';
 import { bundledModelPath } from '../src/runtime/config.ts';
+import { startChild, startRuntime, stopChild } from './support/child.ts';
 
 const { values } = parseArgs({
   options: {
@@ -38,7 +37,6 @@ const seconds = Number(values.seconds);
 const requestSizes = values.images.split(',').map(Number);
 const sweep = values.sweep.split(',');
 const modelPath = values.model;
-const bin = fileURLToPath(new URL('../bin/kinfer.js', import.meta.url));
 
 // Real digits as request bodies (mostly zeros, like every MNIST request), 64 different bodies.
 const digits = await loadMnistTest();
@@ -195,51 +193,15 @@ async function load(port: number, path: string, concurrency: number, pid: number
   };
 }
 
-/** Starts a child process and resolves with the port it logs (`"address":"http://…:PORT"`). */
-function startChild(args: string[], ready: RegExp): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let port = 0;
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const address = /"address":"http:\/\/[^"]*:(\d+)"/.exec(out);
-      if (address) port = Number(address[1]);
-      if (port && ready.test(out)) resolve({ child, port });
-    });
-    child.once('exit', (code) => reject(new Error(`child exited with ${code}: ${out}`)));
-  });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
-
 async function served(args: string[], concurrencies: number[]): Promise<Result[]> {
-  const { child, port } = await startChild(
-    [
-      bin,
-      'runtime',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--model',
-      modelPath,
-      '--log-level',
-      'info',
-      '--max-v2-batch',
-      String(Math.max(1024, imagesPerRequest)),
-      ...args,
-    ],
-    /"event":"model.ready"/,
-  );
-  child.stdout!.resume();
+  const { child, port } = await startRuntime(modelPath, [
+    '--max-v2-batch',
+    String(Math.max(1024, imagesPerRequest)),
+    ...args,
+  ]);
   const results: Result[] = [];
   for (const c of concurrencies) results.push(await load(port, '/v2/models/mnist-cnn/infer', c, child.pid!));
-  await stop(child);
+  await stopChild(child);
   return results;
 }
 
@@ -298,7 +260,7 @@ for (const size of requestSizes) {
   console.log(`\n== ${size} image(s) per request ==`);
   const bare = await startChild(['-e', bareServer], /"ready":true/);
   const transport = await load(bare.port, '/', 64, bare.child.pid!);
-  await stop(bare.child);
+  await stopChild(bare.child);
   row('transport ceiling (bare HTTP + JSON), c=64', transport);
 
   const on = await served([], concurrencies);

@@ -11,13 +11,12 @@
  * the same cores as the server (as wrk would). Options: --seconds N per point (default 3),
  * --sessions 1,100,1000.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { loadMnistTest } from '../src/datasets/idx.ts';
 import { bundledModelPath } from '../src/runtime/config.ts';
+import { startRuntime, stopChild } from './support/child.ts';
 
 const { values } = parseArgs({
   options: {
@@ -28,7 +27,6 @@ const { values } = parseArgs({
 });
 const seconds = Number(values.seconds);
 const levels = values.sessions.split(',').map(Number);
-const bin = fileURLToPath(new URL('../bin/kinfer.js', import.meta.url));
 
 // 64 real digits; the same pixels go over both transports.
 const digits = await loadMnistTest();
@@ -155,53 +153,19 @@ async function wsLoad(port: number, sessions: number): Promise<Result> {
   return result;
 }
 
-function startRuntime(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(
-    process.execPath,
-    [
-      bin,
-      'runtime',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--model',
-      values.model,
-      '--log-level',
-      'info',
-      // The bench measures throughput, not the per-session rate limit or the session cap.
-      '--max-connections',
-      String(Math.max(...levels) + 10),
-      '--ws-messages-per-second',
-      '100000',
-      '--ws-message-burst',
-      '100000',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let port = 0;
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const address = /"address":"http:\/\/[^"]*:(\d+)"/.exec(out);
-      if (address) port = Number(address[1]);
-      if (port && /"event":"model.ready"/.test(out)) {
-        child.stdout?.off('data', onData);
-        child.stdout?.resume();
-        resolve({ child, port });
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`runtime exited with ${code}: ${out}`)));
-  });
-}
-
 const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(2));
 const cell = (r: Result) =>
   `${fmt(r.predictionsPerSecond).padStart(7)}/s p50 ${fmt(r.p50).padStart(6)} p99 ${fmt(r.p99).padStart(7)} ms${r.errors ? ` (${r.errors} errors)` : ''}`;
 
-const { child, port } = await startRuntime();
+const { child, port } = await startRuntime(values.model, [
+  // The bench measures throughput, not the per-session rate limit or the session cap.
+  '--max-connections',
+  String(Math.max(...levels) + 10),
+  '--ws-messages-per-second',
+  '100000',
+  '--ws-message-burst',
+  '100000',
+]);
 console.log(`bench:ws  ${seconds} s per point, model ${values.model}, server pid ${child.pid}`);
 console.log(
   `${'sessions'.padEnd(9)} ${'ws /ws predict'.padEnd(40)} ${'rest /v1/predict'.padEnd(40)} ws/rest: throughput  p50   p99`,
@@ -215,7 +179,5 @@ try {
     );
   }
 } finally {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
+  await stopChild(child);
 }
