@@ -190,6 +190,8 @@ export class InferenceJobReconciler {
       ij.status?.conditions as Condition[] | undefined,
       status.conditions as Condition[],
     )) {
+      // Reconciling/Stalled restate Ready/Succeeded for kstatus: their Events would be duplicates.
+      if (type === 'Reconciling' || type === 'Stalled') continue;
       const warning =
         (type === 'Succeeded' && to.status === 'False') || to.reason === 'ModelDeploymentNotFound';
       void this.options.recorder.record(ij, warning ? 'Warning' : 'Normal', to.reason, to.message);

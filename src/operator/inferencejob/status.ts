@@ -79,6 +79,48 @@ const jobCondition = (job: V1Job | undefined, type: string) =>
  * status is final.
  */
 export function computeStatus(ij: ParsedInferenceJob, observed: Observed, now: Date): InferenceJobStatus {
+  return withKstatusConditions(computeCoreStatus(ij, observed, now), ij.metadata.generation, now);
+}
+
+/**
+ * kstatus's "abnormal-true" pair, read the way kstatus reads a batch/v1 Job: InProgress until it
+ * has started (Reconciling True while Pending, with Ready's reason and message), Current while it
+ * runs and once it succeeded, Failed once it failed (Stalled True with Succeeded's reason and
+ * message). Without them kstatus reads any InferenceJob whose observedGeneration matches as
+ * Current, including one still waiting for its model. Also applied to a finished status (final
+ * otherwise), so one stored before these conditions existed gains them once.
+ */
+function withKstatusConditions(
+  status: InferenceJobStatus,
+  generation: number | undefined,
+  now: Date,
+): InferenceJobStatus {
+  const conditions = (status.conditions ?? []) as Condition[];
+  const ready = findCondition(conditions, 'Ready');
+  const succeeded = findCondition(conditions, 'Succeeded');
+  const finished = succeeded !== undefined && succeeded.status !== 'Unknown';
+  const failed = succeeded?.status === 'False';
+  const at = generation !== undefined ? { observedGeneration: generation } : {};
+  const reconciling =
+    status.phase === 'Pending' && !finished
+      ? { status: 'True' as const, reason: ready?.reason ?? 'Pending', message: ready?.message ?? '' }
+      : finished
+        ? { status: 'False' as const, reason: succeeded.reason, message: succeeded.message }
+        : { status: 'False' as const, reason: 'Started', message: 'the runner Job has started' };
+  let next = setCondition(conditions, { type: 'Reconciling', ...reconciling, ...at }, now);
+  next = setCondition(
+    next,
+    failed
+      ? { type: 'Stalled', status: 'True', reason: succeeded.reason, message: succeeded.message, ...at }
+      : finished
+        ? { type: 'Stalled', status: 'False', reason: succeeded.reason, message: succeeded.message, ...at }
+        : { type: 'Stalled', status: 'False', reason: 'NotFailed', message: 'the job has not failed', ...at },
+    now,
+  );
+  return { ...status, conditions: next };
+}
+
+function computeCoreStatus(ij: ParsedInferenceJob, observed: Observed, now: Date): InferenceJobStatus {
   const current: InferenceJobStatus = ij.status ?? {};
   if (isFinished(current)) return current;
   const name = ij.metadata.name ?? '';

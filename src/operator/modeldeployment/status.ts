@@ -147,8 +147,9 @@ export function computeStatus(
             },
       );
     }
+    list = setKstatusConditions(list, set);
     // A fixed order, so the stored list and a recomputed one compare equal.
-    const order = ['Ready', 'Progressing', 'Degraded'];
+    const order = ['Ready', 'Progressing', 'Degraded', 'Reconciling', 'Stalled'];
     return list.sort((a, b) => rank(order, a.type) - rank(order, b.type));
   })();
 
@@ -171,6 +172,36 @@ export function computeStatus(
     };
   }
   return status;
+}
+
+/**
+ * kstatus's "abnormal-true" pair, derived from Ready/Progressing/Degraded. kstatus (Flux, kpt,
+ * cli-utils apply) reads a custom resource as Current as soon as status.observedGeneration
+ * matches, unless `Reconciling` (→ InProgress) or `Stalled` (→ Failed) is True; without them a
+ * ModelDeployment still rolling out would read as done. Reconciling: True while not Ready and
+ * not stalled, with Progressing's reason and message. Stalled: Degraded's status (True/False),
+ * reason and message.
+ */
+function setKstatusConditions(
+  list: Condition[],
+  set: (list: Condition[], update: Omit<ConditionUpdate, 'observedGeneration'>) => Condition[],
+): Condition[] {
+  const ready = list.find((condition) => condition.type === 'Ready');
+  const progressing = list.find((condition) => condition.type === 'Progressing');
+  const degraded = list.find((condition) => condition.type === 'Degraded');
+  const stalled = degraded?.status === 'True';
+  const mirror = (condition: Condition | undefined) => ({
+    reason: condition?.reason ?? 'Reconciling',
+    message: condition?.message ?? '',
+  });
+  const reconciling =
+    ready?.status === 'True'
+      ? { type: 'Reconciling', status: 'False' as const, ...mirror(ready) }
+      : stalled
+        ? { type: 'Reconciling', status: 'False' as const, ...mirror(degraded) }
+        : { type: 'Reconciling', status: 'True' as const, ...mirror(progressing) };
+  const next = set(list, reconciling);
+  return set(next, { type: 'Stalled', status: stalled ? 'True' : 'False', ...mirror(degraded) });
 }
 
 const rank = (order: string[], type: string): number => {

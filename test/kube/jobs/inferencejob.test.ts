@@ -125,6 +125,11 @@ describe('InferenceJob reconciler on a real control plane', () => {
     expect(waiting.status.phase).toBe('Pending');
     expect(conditionsOf(waiting).Ready.message).toContain('mnist');
     expect(conditionsOf(waiting).Succeeded.status).toBe('Unknown');
+    // kstatus: InProgress while waiting (Reconciling True, with Ready's reason).
+    expect(conditionsOf(waiting).Reconciling).toMatchObject({
+      status: 'True',
+      reason: 'ModelDeploymentNotFound',
+    });
     await expect(kubectl(kubeconfig, ['get', '-n', namespace(), 'job', 'digits'])).rejects.toThrow(
       /NotFound/,
     );
@@ -188,6 +193,9 @@ describe('InferenceJob reconciler on a real control plane', () => {
       observedGeneration: done.metadata.generation,
     });
     expect(conditionsOf(done).Ready.status).toBe('False');
+    // kstatus: Current, like a Complete batch/v1 Job.
+    expect(conditionsOf(done).Reconciling.status).toBe('False');
+    expect(conditionsOf(done).Stalled.status).toBe('False');
     expect(done.status.progress).toEqual({ processed: 6000, total: 6000, percent: 100 });
     expect(done.status.result.classCounts.reduce((a: number, b: number) => a + b, 0)).toBe(6000);
     expect(done.status.result.accuracy).toBeGreaterThanOrEqual(0.99);
@@ -238,6 +246,8 @@ describe('InferenceJob reconciler on a real control plane', () => {
     });
     expect(conditionsOf(failed).Succeeded).toMatchObject({ status: 'False', reason: 'InferenceFailed' });
     expect(conditionsOf(failed).Succeeded.message).toContain('404');
+    // kstatus: Failed, like a Failed batch/v1 Job.
+    expect(conditionsOf(failed).Stalled).toMatchObject({ status: 'True', reason: 'InferenceFailed' });
     expect(await runner.exit).toBe(1);
   });
 

@@ -61,17 +61,22 @@ describe('ModelDeployment reconciler on a real control plane', () => {
     ]);
     await watcher.stop();
     client.close();
-    // The first status written already has all three conditions, Unknown: never a missing Ready.
+    // The first status written already has all three conditions, Unknown: never a missing Ready;
+    // and Reconciling True, so kstatus reads it as InProgress rather than Current.
     expect(statuses[0]?.conditions?.map((c: Json) => [c.type, c.status])).toEqual([
       ['Ready', 'Unknown'],
       ['Progressing', 'Unknown'],
       ['Degraded', 'Unknown'],
+      ['Reconciling', 'True'],
+      ['Stalled', 'False'],
     ]);
     const md = await kubectlJson(kubeconfig, ['get', '-n', namespace(), 'md/mnist']);
     const conditions = conditionsOf(md);
     expect(conditions.Ready.status).toBe('True');
     expect(conditions.Progressing.status).toBe('False');
     expect(conditions.Degraded.status).toBe('False');
+    expect(conditions.Reconciling.status).toBe('False');
+    expect(conditions.Stalled.status).toBe('False');
     expect(md.status).toMatchObject({
       observedGeneration: md.metadata.generation,
       replicas: 1,
@@ -243,6 +248,9 @@ describe('ModelDeployment reconciler on a real control plane', () => {
     expect(conditions.Degraded.message).toContain('protobuf parsing failed');
     expect(conditions.Degraded.message).toContain(pod.metadata.name);
     expect(conditions.Ready.status).toBe('False');
+    // kstatus reads Stalled=True as Failed.
+    expect(conditions.Stalled).toMatchObject({ status: 'True', reason: 'ModelLoadFailed' });
+    expect(conditions.Reconciling.status).toBe('False');
     const events = await kubectlJson(kubeconfig, [
       'get',
       'events',

@@ -9,6 +9,7 @@ import {
   type ParsedInferenceJob,
 } from '../../../src/operator/inferencejob/desired.ts';
 import { computeStatus, type Observed, reasonOf } from '../../../src/operator/inferencejob/status.ts';
+import { kstatusOf } from '../operator/kstatus.ts';
 
 const now = new Date('2026-11-22T00:00:00Z');
 
@@ -215,6 +216,102 @@ describe('computeStatus', () => {
       message: 'connect ECONNREFUSED',
     });
     expect(status.phase).toBe('Running');
+  });
+
+  // kstatus reads a batch/v1 Job as InProgress until it starts, Current while it runs and once
+  // Complete, Failed once Failed. An InferenceJob reads the same way through Reconciling/Stalled.
+  const pendingJob: V1Job = { metadata: { name: 'digits' }, status: {} };
+  const failedSnapshot = snapshot({ phase: 'Failed', error: { code: 'input_invalid', message: 'bad idx' } });
+  const succeededSnapshot = snapshot({
+    phase: 'Succeeded',
+    progress: { processed: 100, total: 100, percent: 100 },
+    completionTime: '2026-11-21T23:59:30.000Z',
+  });
+  it.each([
+    [
+      'no ModelDeployment',
+      { model: { found: false }, job: undefined, runner: undefined },
+      'Pending',
+      ['True', 'ModelDeploymentNotFound'],
+      'False',
+      'InProgress',
+    ],
+    [
+      'runner Job created, no pod active yet',
+      { model: readyModel, job: pendingJob, runner: undefined },
+      'Pending',
+      ['True', 'RunnerNotReachable'],
+      'False',
+      'InProgress',
+    ],
+    [
+      'runner serving',
+      { model: readyModel, job: runningJob, runner: { reachable: true, snapshot: snapshot() } },
+      'Running',
+      ['False', 'Started'],
+      'False',
+      'Current',
+    ],
+    [
+      'succeeded',
+      { model: readyModel, job: runningJob, runner: { reachable: true, snapshot: succeededSnapshot } },
+      'Succeeded',
+      ['False', 'Completed'],
+      'False',
+      'Current',
+    ],
+    [
+      'failed',
+      { model: readyModel, job: runningJob, runner: { reachable: true, snapshot: failedSnapshot } },
+      'Failed',
+      ['False', 'InputInvalid'],
+      'True',
+      'Failed',
+    ],
+  ] as const)('kstatus: %s', (_what, observed, phase, reconciling, stalled, kstatus) => {
+    const status = computeStatus(job(), observed as Observed, now);
+    expect(status.phase).toBe(phase);
+    expect(status.conditions?.map((c) => c.type)).toEqual(['Ready', 'Succeeded', 'Reconciling', 'Stalled']);
+    const rec = condition(status, 'Reconciling');
+    expect([rec?.status, rec?.reason]).toEqual(reconciling);
+    expect(condition(status, 'Stalled')?.status).toBe(stalled);
+    if (stalled === 'True')
+      expect(condition(status, 'Stalled')).toMatchObject({
+        reason: condition(status, 'Succeeded')?.reason,
+        message: condition(status, 'Succeeded')?.message,
+      });
+    if (reconciling[0] === 'True') expect(rec?.message).toBe(condition(status, 'Ready')?.message);
+    expect(kstatusOf({ metadata: { generation: 1 }, status: status as never })).toBe(kstatus);
+    // Recomputing from its own output changes nothing: no extra write.
+    expect(computeStatus(job({ status }), observed as Observed, now)).toEqual(status);
+  });
+
+  it('adds the kstatus pair to a status that finished before it existed, once', () => {
+    const failed = computeStatus(
+      job(),
+      { model: readyModel, job: runningJob, runner: { reachable: true, snapshot: failedSnapshot } },
+      now,
+    );
+    const stored = {
+      ...failed,
+      conditions: failed.conditions?.filter((c) => c.type === 'Ready' || c.type === 'Succeeded'),
+    };
+    expect(kstatusOf({ metadata: { generation: 1 }, status: stored as never })).toBe('Current');
+    const later = new Date('2026-11-22T01:00:00Z');
+    const upgraded = computeStatus(
+      job({ status: stored }),
+      { model: { found: false }, job: undefined, runner: undefined },
+      later,
+    );
+    expect(kstatusOf({ metadata: { generation: 1 }, status: upgraded as never })).toBe('Failed');
+    expect({ ...upgraded, conditions: upgraded.conditions?.slice(0, 2) }).toEqual(stored);
+    expect(
+      computeStatus(
+        job({ status: upgraded }),
+        { model: { found: false }, job: undefined, runner: undefined },
+        later,
+      ),
+    ).toEqual(upgraded);
   });
 
   it('spells runner error codes as condition reasons', () => {

@@ -7,6 +7,7 @@ import {
   podProblem,
 } from '../../../src/operator/modeldeployment/status.ts';
 import { md } from './fixtures.ts';
+import { type KStatus, kstatusOf } from './kstatus.ts';
 
 const spec = {
   model: { name: 'mnist-cnn', source: { builtin: 'mnist-cnn' }, sha256: 'b'.repeat(64) },
@@ -102,6 +103,10 @@ type Row = {
   ready: [string, string];
   progressing: [string, string];
   degraded: [string, string];
+  /** kstatus's abnormal-true pair: Reconciling and Stalled, and what kstatus concludes. */
+  reconciling: [string, string];
+  stalled: [string, string];
+  kstatus: KStatus;
   message?: RegExp;
 };
 
@@ -112,6 +117,9 @@ const rows: Row[] = [
     ready: ['Unknown', 'Reconciling'],
     progressing: ['Unknown', 'Reconciling'],
     degraded: ['Unknown', 'Reconciling'],
+    reconciling: ['True', 'Reconciling'],
+    stalled: ['False', 'Reconciling'],
+    kstatus: 'InProgress',
   },
   {
     what: 'rolled out and ready',
@@ -119,6 +127,9 @@ const rows: Row[] = [
     ready: ['True', 'ReplicasReady'],
     progressing: ['False', 'RolloutComplete'],
     degraded: ['False', 'AsExpected'],
+    reconciling: ['False', 'ReplicasReady'],
+    stalled: ['False', 'AsExpected'],
+    kstatus: 'Current',
   },
   {
     what: 'scaling up',
@@ -136,6 +147,9 @@ const rows: Row[] = [
     ready: ['False', 'ReplicasNotReady'],
     progressing: ['True', 'RollingOut'],
     degraded: ['False', 'AsExpected'],
+    reconciling: ['True', 'RollingOut'],
+    stalled: ['False', 'AsExpected'],
+    kstatus: 'InProgress',
   },
   {
     what: 'pods exist but not ready yet',
@@ -147,6 +161,9 @@ const rows: Row[] = [
     ready: ['False', 'ReplicasNotReady'],
     progressing: ['True', 'WaitingForReady'],
     degraded: ['False', 'AsExpected'],
+    reconciling: ['True', 'WaitingForReady'],
+    stalled: ['False', 'AsExpected'],
+    kstatus: 'InProgress',
   },
   {
     what: 'model load failure in CrashLoopBackOff: reason from the termination message',
@@ -158,6 +175,9 @@ const rows: Row[] = [
     ready: ['False', 'ModelLoadFailed'],
     progressing: ['True', 'WaitingForReady'],
     degraded: ['True', 'ModelLoadFailed'],
+    reconciling: ['False', 'ModelLoadFailed'],
+    stalled: ['True', 'ModelLoadFailed'],
+    kstatus: 'Failed',
     message: /pod mnist-abc, container predictor: protobuf parsing failed/,
   },
   {
@@ -170,6 +190,9 @@ const rows: Row[] = [
     ready: ['False', 'CrashLoopBackOff'],
     progressing: ['True', 'WaitingForReady'],
     degraded: ['True', 'CrashLoopBackOff'],
+    reconciling: ['False', 'CrashLoopBackOff'],
+    stalled: ['True', 'CrashLoopBackOff'],
+    kstatus: 'Failed',
     message: /back-off 20s/,
   },
   {
@@ -182,6 +205,9 @@ const rows: Row[] = [
     ready: ['False', 'ImagePullBackOff'],
     progressing: ['True', 'WaitingForReady'],
     degraded: ['True', 'ImagePullBackOff'],
+    reconciling: ['False', 'ImagePullBackOff'],
+    stalled: ['True', 'ImagePullBackOff'],
+    kstatus: 'Failed',
     message: /Back-off pulling image "nope:1"/,
   },
   {
@@ -194,6 +220,9 @@ const rows: Row[] = [
     ready: ['False', 'ModelChecksumMismatch'],
     progressing: ['True', 'WaitingForReady'],
     degraded: ['True', 'ModelChecksumMismatch'],
+    reconciling: ['False', 'ModelChecksumMismatch'],
+    stalled: ['True', 'ModelChecksumMismatch'],
+    kstatus: 'Failed',
     message: /container fetch-model: sha256 is 00, expected bb/,
   },
   {
@@ -206,6 +235,9 @@ const rows: Row[] = [
     ready: ['False', 'Unschedulable'],
     progressing: ['True', 'WaitingForReady'],
     degraded: ['True', 'Unschedulable'],
+    reconciling: ['False', 'Unschedulable'],
+    stalled: ['True', 'Unschedulable'],
+    kstatus: 'Failed',
   },
   {
     what: 'rollout past its progress deadline',
@@ -225,6 +257,9 @@ const rows: Row[] = [
     ready: ['False', 'ProgressDeadlineExceeded'],
     progressing: ['False', 'ProgressDeadlineExceeded'],
     degraded: ['True', 'ProgressDeadlineExceeded'],
+    reconciling: ['False', 'ProgressDeadlineExceeded'],
+    stalled: ['True', 'ProgressDeadlineExceeded'],
+    kstatus: 'Failed',
   },
   {
     what: 'a problem of the operator itself (apply failed)',
@@ -237,6 +272,9 @@ const rows: Row[] = [
     ready: ['False', 'ApplyFailed'],
     progressing: ['False', 'ApplyFailed'],
     degraded: ['True', 'ApplyFailed'],
+    reconciling: ['False', 'ApplyFailed'],
+    stalled: ['True', 'ApplyFailed'],
+    kstatus: 'Failed',
   },
   {
     what: 'ready pods but the Deployment has a newer generation than observed',
@@ -244,19 +282,59 @@ const rows: Row[] = [
     ready: ['Unknown', 'Reconciling'],
     progressing: ['Unknown', 'Reconciling'],
     degraded: ['Unknown', 'Reconciling'],
+    reconciling: ['True', 'Reconciling'],
+    stalled: ['False', 'Reconciling'],
+    kstatus: 'InProgress',
   },
 ];
 
 describe('computeStatus', () => {
-  it.each(rows)('$what', ({ observed, ready, progressing, degraded, message }) => {
-    const status = computeStatus(md(spec), observed, now);
-    const byType = Object.fromEntries((status.conditions ?? []).map((c) => [c.type, c]));
-    expect(status.conditions?.map((c) => c.type)).toEqual(['Ready', 'Progressing', 'Degraded']);
-    expect([byType.Ready?.status, byType.Ready?.reason]).toEqual(ready);
-    expect([byType.Progressing?.status, byType.Progressing?.reason]).toEqual(progressing);
-    expect([byType.Degraded?.status, byType.Degraded?.reason]).toEqual(degraded);
-    for (const condition of status.conditions ?? []) expect(condition.observedGeneration).toBe(3);
-    if (message) expect(byType.Degraded?.message).toMatch(message);
+  it.each(rows)(
+    '$what',
+    ({ observed, ready, progressing, degraded, reconciling, stalled, kstatus, message }) => {
+      const status = computeStatus(md(spec), observed, now);
+      const byType = Object.fromEntries((status.conditions ?? []).map((c) => [c.type, c]));
+      expect(status.conditions?.map((c) => c.type)).toEqual([
+        'Ready',
+        'Progressing',
+        'Degraded',
+        'Reconciling',
+        'Stalled',
+      ]);
+      expect([byType.Ready?.status, byType.Ready?.reason]).toEqual(ready);
+      expect([byType.Progressing?.status, byType.Progressing?.reason]).toEqual(progressing);
+      expect([byType.Degraded?.status, byType.Degraded?.reason]).toEqual(degraded);
+      expect([byType.Reconciling?.status, byType.Reconciling?.reason]).toEqual(reconciling);
+      expect([byType.Stalled?.status, byType.Stalled?.reason]).toEqual(stalled);
+      for (const condition of status.conditions ?? []) expect(condition.observedGeneration).toBe(3);
+      if (message) expect(byType.Degraded?.message).toMatch(message);
+      if (stalled[0] === 'True') expect(byType.Stalled?.message).toBe(byType.Degraded?.message);
+      // What kstatus-based tools (Flux, kpt, cli-utils apply) conclude from this status.
+      expect(kstatusOf({ metadata: { generation: 3 }, status: status as never })).toBe(kstatus);
+    },
+  );
+
+  it('reads as InProgress to kstatus while not Ready: the old status (no Reconciling) read as Current', () => {
+    const status = computeStatus(
+      md(spec),
+      {
+        deployment: deployment({ observedGeneration: 2, replicas: 2, readyReplicas: 0, updatedReplicas: 2 }),
+        service,
+        pods: [],
+      },
+      now,
+    );
+    const withoutKstatusConditions = {
+      ...status,
+      conditions: status.conditions?.filter((c) => c.type !== 'Reconciling' && c.type !== 'Stalled'),
+    };
+    expect(kstatusOf({ metadata: { generation: 3 }, status: withoutKstatusConditions as never })).toBe(
+      'Current',
+    );
+    expect(kstatusOf({ metadata: { generation: 3 }, status: status as never })).toBe('InProgress');
+    expect(status.conditions?.find((c) => c.type === 'Reconciling')?.message).toBe(
+      status.conditions?.find((c) => c.type === 'Progressing')?.message,
+    );
   });
 
   it('reports replicas, selector, model, observedGeneration and the endpoints of the Service', () => {
@@ -294,8 +372,12 @@ describe('computeStatus', () => {
       { deployment: rolledOut, service, pods: [] },
       later,
     );
+    // Stalled stayed False (Unknown Degraded is not stalled): its time stays put.
     for (const condition of second.conditions ?? [])
-      expect(condition.lastTransitionTime).toBe('2026-01-01T00:10:00Z');
+      expect([condition.type, condition.lastTransitionTime]).toEqual([
+        condition.type,
+        condition.type === 'Stalled' ? '2026-01-01T00:00:00Z' : '2026-01-01T00:10:00Z',
+      ]);
     const third = computeStatus(
       md(spec, 'mnist', second),
       { deployment: rolledOut, service, pods: [] },
