@@ -54,6 +54,9 @@ export const runtimeConfigSchema = z
     corsOrigins: list.default([]).describe('origins allowed by CORS, comma-separated; "*" for any'),
     logLevel: z.enum(logLevels).default('info'),
     authTokenFile: z.string().min(1).optional().describe('file holding the bearer token; no auth when unset'),
+    drainTimeoutMs: int(0, 600_000)
+      .default(20_000)
+      .describe('longest wait on shutdown for in-flight HTTP requests before every connection is cut'),
     ...wsConfigShape,
   })
   .superRefine((config, ctx) => {

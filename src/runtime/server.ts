@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { createLogger, elapsedMs, setLogLevel } from '../log.ts';
 import { buildApp } from './app.ts';
 import type { RuntimeConfig } from './config.ts';
+import { countInFlight, cutConnectionsWhenDrained } from './http/drain.ts';
 import { LocalPredictor } from './inference/predictor.ts';
 
 export interface RunningRuntime {
@@ -12,7 +13,10 @@ export interface RunningRuntime {
   url: string;
   /** Settles when the model is loaded and warmed up (or failed to load). */
   ready: Promise<void>;
-  /** Stops accepting, lets in-flight requests finish, then stops the inference workers. */
+  /**
+   * Stops accepting, lets in-flight requests finish (at most `drainTimeoutMs`), closes every
+   * connection, then stops the inference workers.
+   */
   close(): Promise<void>;
 }
 
@@ -40,6 +44,7 @@ export async function startRuntime(config: RuntimeConfig): Promise<RunningRuntim
     queueLimit: config.queueLimit,
   });
   const app = await buildApp({ config, predictor, authToken });
+  const inFlight = countInFlight(app.server);
   const address = await app.listen({ port: config.port, host: config.host });
   log.info({ event: 'server.listening', address, model: config.model }, 'listening');
   const ready = predictor.start();
@@ -54,7 +59,10 @@ export async function startRuntime(config: RuntimeConfig): Promise<RunningRuntim
         { event: 'server.draining' },
         'shutting down: no new connections, finishing in-flight requests',
       );
-      await app.close();
+      // Answers in flight still go out (each on a connection that then closes); the idle and
+      // silent connections left over are cut, so the close never waits on a client.
+      const stopCutting = cutConnectionsWhenDrained(app.server, inFlight, config.drainTimeoutMs);
+      await app.close().finally(stopCutting);
       await predictor.close();
       log.info({ event: 'server.closed', elapsedMs: elapsedMs(started) }, 'shut down');
     })();

@@ -1,6 +1,7 @@
 import type { V1EnvVar, V1Job, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { InferenceJobSpec, InferenceJobStatus } from '../../api/inferencejob.ts';
 import { controllerReference, type KubeObject } from '../core/resources.ts';
+import { DEFAULT_IMAGE } from '../defaults.ts';
 
 /** The operator's settings that shape every runner (flags / env of `kinfer operator`). */
 export interface RunnerConfig {
@@ -12,7 +13,7 @@ export interface RunnerConfig {
 }
 
 export const defaultRunnerConfig: RunnerConfig = {
-  image: 'ghcr.io/kinfer/kinfer:0.1.0',
+  image: DEFAULT_IMAGE,
   imagePullPolicy: 'IfNotPresent',
   lingerSeconds: 30,
   resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },

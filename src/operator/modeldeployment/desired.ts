@@ -9,6 +9,7 @@ import type {
 } from '@kubernetes/client-node';
 import type { ModelDeploymentSpec } from '../../api/modeldeployment.ts';
 import { controllerReference, type KubeObject } from '../core/resources.ts';
+import { DEFAULT_IMAGE } from '../defaults.ts';
 
 /** The operator's own settings that shape every predictor (flags / env of `kinfer operator`). */
 export interface PredictorConfig {
@@ -22,7 +23,7 @@ export interface PredictorConfig {
 }
 
 export const defaultPredictorConfig: PredictorConfig = {
-  image: 'ghcr.io/kinfer-dev/kinfer:0.1.0',
+  image: DEFAULT_IMAGE,
   imagePullPolicy: 'IfNotPresent',
   builtinModelsDir: '/app/models',
   defaultResources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '512Mi' } },

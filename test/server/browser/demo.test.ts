@@ -40,7 +40,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await context?.close();
-  if (runtime) await closeRuntime(runtime);
+  if (runtime) await runtime.close();
   if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
@@ -56,16 +56,6 @@ const seven = [
     [140, 230],
   ],
 ];
-
-/**
- * Chromium keeps a preconnected socket that never sends a request; Node's server.close() waits for
- * it until the headers timeout (60 s), so it is cut after a second (reported to the runtime owner).
- */
-async function closeRuntime(server: TestRuntime): Promise<void> {
-  const cut = setTimeout(() => server.app.server.closeAllConnections(), 1000);
-  await server.close();
-  clearTimeout(cut);
-}
 
 async function draw(page: Page, strokes: number[][][]): Promise<void> {
   const box = await page.locator('#canvas').boundingBox();
@@ -154,7 +144,7 @@ it('reconnects by itself after a server restart and keeps the drawing', async ()
 
   // Restart the runtime on the same port: the page gets 1001, backs off and reconnects.
   const port = Number(new URL(runtime.url).port);
-  await closeRuntime(runtime);
+  await runtime.close();
   await page.locator('#status[data-state="reconnecting"]').waitFor();
   runtime = await startTestRuntime({ port });
   await page.locator('#status[data-state="open"]').waitFor({ timeout: 20_000 });
@@ -182,6 +172,6 @@ it('authenticates from the browser with ?token= (sent as a WebSocket subprotocol
     await page.locator('#status[data-state="closed"]').waitFor();
     await page.close();
   } finally {
-    await closeRuntime(secured);
+    await secured.close();
   }
 });

@@ -1,0 +1,34 @@
+import type { Server } from 'node:http';
+
+/** Counts HTTP requests from their headers until their response is sent or aborted. */
+export function countInFlight(server: Server): () => number {
+  let count = 0;
+  server.on('request', (_request, response) => {
+    count++;
+    response.once('close', () => count--);
+  });
+  return () => count;
+}
+
+/**
+ * Ends the connections that would hold `server.close()` open long after the last answer: a socket
+ * that never sent a request (Chromium preconnects one) counts as busy to Node until its headers
+ * timeout (60 s), and a stalled upload until the request timeout. Once the server has stopped
+ * listening and nothing is in flight, every connection goes; after `timeoutMs` everything goes,
+ * answered or not. Returns a function that stops watching.
+ */
+export function cutConnectionsWhenDrained(
+  server: Server,
+  inFlight: () => number,
+  timeoutMs: number,
+  intervalMs = 25,
+): () => void {
+  const deadline = performance.now() + timeoutMs;
+  const tick = () => {
+    if ((!server.listening && inFlight() === 0) || performance.now() >= deadline) {
+      server.closeAllConnections();
+    }
+  };
+  const timer = setInterval(tick, intervalMs);
+  return () => clearInterval(timer);
+}
