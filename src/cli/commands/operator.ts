@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { createLogger } from '../../log.ts';
-import { controllers } from '../../operator/controllers.ts';
+import { operatorControllers } from '../../operator/controllers.ts';
+import type { InferenceJobSettings } from '../../operator/inferencejob/controller.ts';
+import { defaultRunnerConfig } from '../../operator/inferencejob/desired.ts';
+import { parseRunnerAccess } from '../../operator/inferencejob/runner-client.ts';
 import { Operator } from '../../operator/manager.ts';
 import { defaultPredictorConfig } from '../../operator/modeldeployment/desired.ts';
 import { booleanFlag, parseOptions } from '../options.ts';
@@ -32,6 +35,30 @@ export const OperatorOptionsSchema = z.object({
   concurrency: z.coerce.number().int().min(1).max(64).default(8),
   resyncSeconds: z.coerce.number().int().min(0).default(600),
   watchTimeoutSeconds: z.coerce.number().int().min(1).max(3600).default(300),
+  // How the operator reads a job runner's progress: a URL template with {name}, {namespace},
+  // {service} and {port} (default: in-cluster DNS), or `apiserver-proxy` for an operator outside
+  // the cluster.
+  jobRunnerUrl: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      try {
+        return parseRunnerAccess(value || undefined);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+  // Seconds a finished runner keeps serving, so clients and the operator read the end.
+  jobLingerSeconds: z.coerce.number().int().min(0).max(3600).default(defaultRunnerConfig.lingerSeconds),
+});
+
+export type OperatorCliOptions = z.infer<typeof OperatorOptionsSchema>;
+
+/** The InferenceJob controller's settings from the parsed flags. */
+export const inferenceJobSettings = (options: OperatorCliOptions): InferenceJobSettings => ({
+  runnerAccess: options.jobRunnerUrl,
+  runner: { lingerSeconds: options.jobLingerSeconds },
 });
 
 /** `kinfer operator`: in-cluster config, or KUBECONFIG / ~/.kube/config beside the cluster. */
@@ -73,7 +100,7 @@ export async function run(argv: string[]): Promise<void> {
       },
       logger: log,
     },
-    controllers,
+    operatorControllers(inferenceJobSettings(options)),
   );
   let exitCode = 0;
   const shutdown = (signal: string) => {

@@ -1,12 +1,10 @@
-import { z } from 'zod';
-import { parseOptions } from '../../cli/options.ts';
 import { InferenceJobs, ModelDeployments } from '../../jobs/kube.ts';
 import { Controller } from '../core/controller.ts';
 import { controllerOf, Jobs, keyOf } from '../core/resources.ts';
 import type { ControllerSetup, OperatorContext } from '../manager.ts';
 import { defaultRunnerConfig, type RunnerConfig } from './desired.ts';
 import { InferenceJobReconciler } from './reconciler.ts';
-import { parseRunnerAccess, type RunnerAccess } from './runner-client.ts';
+import type { RunnerAccess } from './runner-client.ts';
 
 const jobSelector = 'app.kubernetes.io/managed-by=kinfer-operator,app.kubernetes.io/component=job-runner';
 
@@ -18,24 +16,9 @@ export interface InferenceJobSettings {
 }
 
 /**
- * The operator's InferenceJob settings from the environment: `KINFER_JOB_RUNNER_URL` (a URL
- * template such as `http://{service}.{namespace}.svc.cluster.local:{port}`, the default, or
- * `apiserver-proxy` for an operator outside the cluster) and `KINFER_JOB_LINGER_SECONDS`.
+ * Wires the InferenceJob reconciler into the operator. `kinfer operator` fills the settings from
+ * its flags (`--job-runner-url`, `--job-linger-seconds`); tests pass their own.
  */
-export const InferenceJobEnvSchema = z.object({
-  jobRunnerUrl: z.string().optional(),
-  jobLingerSeconds: z.coerce.number().int().min(0).max(3600).default(defaultRunnerConfig.lingerSeconds),
-});
-
-export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): InferenceJobSettings {
-  const { options } = parseOptions(InferenceJobEnvSchema, [], env);
-  return {
-    runnerAccess: parseRunnerAccess(options.jobRunnerUrl),
-    runner: { lingerSeconds: options.jobLingerSeconds },
-  };
-}
-
-/** Wires the InferenceJob reconciler into the operator, with explicit settings (tests) ... */
 export function inferenceJobControllerWith(settings: InferenceJobSettings): ControllerSetup {
   return (ctx: OperatorContext) => {
     const inferenceJobs = ctx.cache(InferenceJobs);
@@ -83,7 +66,3 @@ export function inferenceJobControllerWith(settings: InferenceJobSettings): Cont
     return controller;
   };
 }
-
-/** ... or from the environment (the `kinfer operator` process). */
-export const inferenceJobController: ControllerSetup = (ctx) =>
-  inferenceJobControllerWith(settingsFromEnv())(ctx);
