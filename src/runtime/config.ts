@@ -54,6 +54,11 @@ export const runtimeConfigSchema = z
     corsOrigins: list.default([]).describe('origins allowed by CORS, comma-separated; "*" for any'),
     logLevel: z.enum(logLevels).default('info'),
     authTokenFile: z.string().min(1).optional().describe('file holding the bearer token; no auth when unset'),
+    terminationLogPath: z
+      .string()
+      .min(1)
+      .default('/dev/termination-log')
+      .describe('file for the pod termination message when the model cannot be served'),
     drainTimeoutMs: int(0, 600_000)
       .default(20_000)
       .describe('longest wait on shutdown for in-flight HTTP requests before every connection is cut'),

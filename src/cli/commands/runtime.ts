@@ -1,6 +1,8 @@
 import { createLogger } from '../../log.ts';
 import { loadRuntimeConfig } from '../../runtime/config.ts';
+import { ModelLoadError } from '../../runtime/inference/model.ts';
 import { startRuntime } from '../../runtime/server.ts';
+import { writeTerminationMessage } from '../../runtime/termination.ts';
 
 /** Longest a graceful shutdown may take before the process exits anyway. */
 const shutdownTimeoutMs = 30_000;
@@ -10,9 +12,11 @@ export async function run(argv: string[]): Promise<void> {
   const config = loadRuntimeConfig(argv);
   const runtime = await startRuntime(config);
   const log = createLogger('runtime.cli');
-  runtime.ready.catch(() => {
+  runtime.ready.catch((error: Error) => {
     // A model that cannot be served is a crash: Kubernetes shows it (CrashLoopBackOff) and the
-    // operator reports the pod's message as Degraded/ModelLoadFailed.
+    // operator reports the pod's termination message as Degraded (ModelLoadFailed, ...).
+    const reason = error instanceof ModelLoadError ? error.reason : 'ModelLoadFailed';
+    writeTerminationMessage(config.terminationLogPath, reason, error.message);
     process.exitCode = 1;
     void runtime.close().finally(() => process.exit(1));
   });

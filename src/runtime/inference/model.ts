@@ -1,9 +1,19 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 
-/** The model file could not be read or its digest does not match the expected one. */
+/**
+ * The model cannot be served. `reason` is what the pod's termination message starts with (the
+ * operator's Degraded reason), the same words `kinfer fetch-model` uses.
+ */
 export class ModelLoadError extends Error {
-  readonly code = 'model_load_failed';
+  readonly code: string = 'model_load_failed';
+  readonly reason: string = 'ModelLoadFailed';
+}
+
+/** The model file's sha256 is not the expected one. */
+export class ModelChecksumMismatchError extends ModelLoadError {
+  override readonly code = 'checksum_mismatch';
+  override readonly reason = 'ModelChecksumMismatch';
 }
 
 export interface ModelFile {
@@ -21,7 +31,9 @@ export async function readModel(path: string, expectedSha256?: string): Promise<
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (expectedSha256 && expectedSha256.toLowerCase() !== sha256) {
-    throw new ModelLoadError(`model ${path} has sha256 ${sha256}, expected ${expectedSha256.toLowerCase()}`);
+    throw new ModelChecksumMismatchError(
+      `sha256 of ${path}: expected ${expectedSha256.toLowerCase()}, got ${sha256}`,
+    );
   }
   return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), sha256 };
 }

@@ -3,7 +3,7 @@ import { createLogger, elapsedMs } from '../../log.ts';
 import { InvalidInputError, NotReadyError } from '../errors.ts';
 import { fromPng } from '../preprocess/png.ts';
 import { Batcher, type BatchStats } from './batcher.ts';
-import { readModel } from './model.ts';
+import { ModelLoadError, readModel } from './model.ts';
 import { type ModelSignature, WorkerPool } from './pool.ts';
 
 export { NotReadyError, OverloadedError, ShuttingDownError } from '../errors.ts';
@@ -98,12 +98,19 @@ export class LocalPredictor implements ServingPredictor {
     return () => this.observers.delete(observer);
   }
 
-  /** Loads, verifies and warms up the model. Rejects (and records `loadError`) when it cannot. */
+  /**
+   * Loads, verifies and warms up the model. Rejects with a ModelLoadError (and records
+   * `loadError`) when it cannot.
+   */
   start(): Promise<void> {
     this.starting ??= this.load().catch((error: Error) => {
-      this.failure = error.message;
-      log.error({ event: 'model.load_failed', error: error.message }, 'cannot serve the model');
-      throw error;
+      const failure = error instanceof ModelLoadError ? error : new ModelLoadError(error.message);
+      this.failure = failure.message;
+      log.error(
+        { event: 'model.load_failed', reason: failure.reason, error: failure.message },
+        'cannot serve the model',
+      );
+      throw failure;
     });
     return this.starting;
   }

@@ -111,7 +111,19 @@ it('exits with status 2 and names the setting when the configuration is wrong', 
 it('exits with status 1 when the model cannot be served', async () => {
   child = spawn(
     process.execPath,
-    [bin, 'runtime', '--host', '127.0.0.1', '--port', '0', '--model', '/nonexistent/model.onnx'],
+    [
+      bin,
+      'runtime',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--model',
+      '/nonexistent/model.onnx',
+      // Not /dev/termination-log: this is no pod (load-failure.test.ts covers the file).
+      '--termination-log-path',
+      '/nonexistent/termination-log',
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
