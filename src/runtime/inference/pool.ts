@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { createLogger } from '../../log.ts';
-import { InferenceFailedError, InvalidInputError } from '../errors.ts';
+import { InferenceFailedError, InvalidInputError, NotReadyError } from '../errors.ts';
 import type { TensorInfo, WorkerEvent, WorkerInit, WorkerRequest } from './protocol.ts';
 
 const log = createLogger('runtime.pool');
@@ -94,7 +94,10 @@ export class WorkerPool {
 
   private send<T>(request: (id: number) => WorkerRequest, transfer: ArrayBuffer[] = []): Promise<T> {
     const live = this.slots.filter((s) => !s.lost);
-    if (live.length === 0) return Promise.reject(new InferenceFailedError('no inference worker is running'));
+    if (live.length === 0) {
+      // Temporary (a replacement is starting): 503, which clients retry.
+      return Promise.reject(new NotReadyError('no inference worker is running, a replacement is starting'));
+    }
     const slot = live.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
@@ -126,7 +129,8 @@ export class WorkerPool {
     const lost = (reason: string) => {
       if (slot.lost) return; // 'error' is followed by 'exit'
       slot.lost = true;
-      for (const waiter of slot.pending.values()) waiter.reject(new InferenceFailedError());
+      const error = new InferenceFailedError('the inference worker stopped while running this request');
+      for (const waiter of slot.pending.values()) waiter.reject(error);
       slot.pending.clear();
       if (this.closing) return;
       log.error({ event: 'worker.lost', reason }, 'inference worker lost, replacing it');
