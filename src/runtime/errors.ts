@@ -16,7 +16,6 @@ export type RuntimeErrorCode =
   | 'invalid_input'
   | 'model_not_found'
   | 'unauthorized'
-  | 'payload_too_large'
   | 'overloaded'
   | 'not_ready'
   | 'shutting_down'
@@ -38,12 +37,6 @@ export class ModelNotFoundError extends RuntimeError {
 export class UnauthorizedError extends RuntimeError {
   constructor() {
     super('unauthorized', 'missing or invalid bearer token');
-  }
-}
-
-export class PayloadTooLargeError extends RuntimeError {
-  constructor(limit: number) {
-    super('payload_too_large', `request body is larger than the limit of ${limit} bytes`);
   }
 }
 
@@ -79,7 +72,6 @@ const statusByCode: Record<RuntimeErrorCode, number> = {
   invalid_input: 400,
   unauthorized: 401,
   model_not_found: 404,
-  payload_too_large: 413,
   overloaded: 503,
   not_ready: 503,
   shutting_down: 503,

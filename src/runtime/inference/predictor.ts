@@ -5,9 +5,8 @@ import { fromPng } from '../preprocess/png.ts';
 import { Batcher, type BatchStats } from './batcher.ts';
 import { ModelLoadError, readModel } from './model.ts';
 import { type ModelSignature, WorkerPool } from './pool.ts';
+import { rowSize } from './protocol.ts';
 
-export { NotReadyError, OverloadedError, ShuttingDownError } from '../errors.ts';
-export type { BatchStats } from './batcher.ts';
 export type { ModelSignature } from './pool.ts';
 
 /**
@@ -88,10 +87,6 @@ export class LocalPredictor implements ServingPredictor {
     return this.batcher?.runningBatches ?? 0;
   }
 
-  get maxBatchSize(): number {
-    return this.options.maxBatchSize;
-  }
-
   /** Called after every batch (for metrics); returns an unsubscribe function. */
   onBatch(observer: (stats: BatchStats) => void): () => void {
     this.observers.add(observer);
@@ -139,8 +134,8 @@ export class LocalPredictor implements ServingPredictor {
         maxDelayMs: this.options.maxDelayMs,
         queueLimit: this.options.queueLimit,
         concurrency: pool.size,
-        inputSize: elements(input.shape),
-        outputSize: elements(output.shape),
+        inputSize: rowSize(input.shape),
+        outputSize: rowSize(output.shape),
       },
       (stats) => {
         for (const observer of this.observers) observer(stats);
@@ -165,7 +160,7 @@ export class LocalPredictor implements ServingPredictor {
   predict(images: Float32Array, count: number): Promise<Float32Array> {
     const batcher = this.batcher;
     if (!batcher || this.failure) return Promise.reject(new NotReadyError(this.failure));
-    const inputSize = elements(this.pool!.signature.inputs[0]!.shape);
+    const inputSize = rowSize(this.pool!.signature.inputs[0]!.shape);
     if (!Number.isInteger(count) || count < 0 || images.length !== count * inputSize) {
       return Promise.reject(
         new InvalidInputError(`expected ${count} images of ${inputSize} values, got ${images.length} values`),
@@ -195,6 +190,3 @@ export class LocalPredictor implements ServingPredictor {
     await this.pool?.close();
   }
 }
-
-/** Elements per batch row: the product of every dimension after the batch one. */
-const elements = (shape: number[]): number => shape.slice(1).reduce((a, b) => a * Math.max(1, b), 1);

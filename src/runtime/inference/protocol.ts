@@ -1,5 +1,9 @@
 /** Messages between the predictor (main thread) and its inference workers. */
 
+/** Elements per batch row: the product of every dimension after the batch one (symbolic ones as 1). */
+export const rowSize = (shape: readonly number[]): number =>
+  shape.slice(1).reduce((a, b) => a * Math.max(1, b), 1);
+
 export interface WorkerInit {
   /** The verified model bytes: workers load exactly what was hashed, never the path again. */
   model: Uint8Array;

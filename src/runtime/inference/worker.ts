@@ -2,7 +2,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { InvalidInputError } from '../errors.ts';
 import { fromPng } from '../preprocess/png.ts';
-import type { TensorInfo, WorkerEvent, WorkerInit, WorkerRequest } from './protocol.ts';
+import {
+  rowSize,
+  type TensorInfo,
+  type WorkerEvent,
+  type WorkerInit,
+  type WorkerRequest,
+} from './protocol.ts';
 
 // One InferenceSession per worker thread: `session.run` blocks the thread it is called on, so it
 // must never be the event loop's thread.
@@ -36,7 +42,7 @@ async function main(): Promise<void> {
   const outputs = describe(session.outputMetadata);
   const input = inputs[0]!;
   const output = outputs[0]!;
-  const perImage = input.shape.slice(1).reduce((a, b) => a * Math.max(1, b), 1);
+  const perImage = rowSize(input.shape);
   const run = async (data: Float32Array, count: number): Promise<Float32Array> => {
     const tensor = new ort.Tensor('float32', data, [count, ...input.shape.slice(1)]);
     const result = await session.run({ [input.name]: tensor });

@@ -8,9 +8,8 @@ import { bearerSubprotocolPrefix } from '../../api/ws.ts';
  * or the `?token=` query parameter (last resort: URLs end up in logs).
  */
 export function upgradeToken(request: IncomingMessage, url: URL): string | undefined {
-  const header = request.headers.authorization;
-  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-  if (match?.[1]) return match[1];
+  const fromHeader = bearerToken(request.headers.authorization);
+  if (fromHeader) return fromHeader;
   for (const protocol of (request.headers['sec-websocket-protocol'] ?? '').split(',')) {
     const trimmed = protocol.trim();
     if (trimmed.startsWith(bearerSubprotocolPrefix)) {
@@ -18,6 +17,11 @@ export function upgradeToken(request: IncomingMessage, url: URL): string | undef
     }
   }
   return url.searchParams.get('token') ?? undefined;
+}
+
+/** The token of an `Authorization: Bearer <token>` header (REST and WebSocket alike). */
+export function bearerToken(header: string | undefined): string | undefined {
+  return header ? /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] : undefined;
 }
 
 /** Constant-time comparison against every accepted token (hashes first, so lengths never leak). */
