@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
 import { testModelPath } from './helpers.ts';
@@ -95,6 +96,23 @@ it('SIGTERM: finishes every in-flight request, refuses new connections, exits 0'
     l.startsWith('{') ? (JSON.parse(l) as { event?: string }).event : undefined,
   );
   expect(events).toEqual(expect.arrayContaining(['signal', 'server.draining', 'server.closed']));
+});
+
+it('SIGTERM with a connection that never sends a request (a browser preconnect): exits 0 at once', async () => {
+  const { url, logs } = await startProcess(['--workers', '1']);
+  const { hostname, port } = new URL(url);
+  const silent = connect(Number(port), hostname);
+  silent.on('error', () => {});
+  await once(silent, 'connect');
+  const exited = once(child!, 'exit');
+  const signalledAt = performance.now();
+  child!.kill('SIGTERM');
+  const [code] = await exited;
+  const tookMs = performance.now() - signalledAt;
+  silent.destroy();
+  expect(code).toBe(0);
+  // Node alone would hold the close for its 60 s headers timeout, past Kubernetes' 30 s grace.
+  expect(tookMs, logs.join('\n')).toBeLessThan(10_000);
 });
 
 it('exits with status 2 and names the setting when the configuration is wrong', async () => {
