@@ -13,6 +13,7 @@ import { demoPagePlugin } from '../web/serve.ts';
 import type { RuntimeConfig } from './config.ts';
 import { httpStatus, OverloadedError, RuntimeError } from './errors.ts';
 import { installAuth } from './http/auth.ts';
+import { ConnectionBudget, installConnectionLimit } from './http/connection-limit.ts';
 import { healthRoutes } from './http/health.ts';
 import { installMetrics, type RuntimeMetrics } from './http/metrics.ts';
 import { predictRoutes } from './http/predict.ts';
@@ -102,6 +103,10 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
     return payload;
   });
 
+  // One budget per replica for HTTP and /ws together; checked before auth so a full replica
+  // answers 503 at once.
+  const connectionBudget = new ConnectionBudget(config.maxConnections);
+  installConnectionLimit(app, connectionBudget);
   if (authToken) installAuth(app, authToken);
   if (config.corsOrigins.length > 0) {
     await app.register(cors, { origin: config.corsOrigins.includes('*') ? true : config.corsOrigins });
@@ -127,7 +132,7 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
   await app.register(healthRoutes, { predictor, draining: () => app.lifecycle.draining });
   await app.register(v2Routes, { predictor, maxBatch: config.maxV2Batch, serverVersion: version });
   await app.register(predictRoutes, { predictor, maxInstances: config.maxV2Batch });
-  await app.register(runtimeWs, { config, predictor, authToken });
+  await app.register(runtimeWs, { config, predictor, authToken, connectionBudget });
   await app.register(demoPagePlugin);
   return app;
 }

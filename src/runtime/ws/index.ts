@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { RuntimeConfig } from '../config.ts';
+import type { ConnectionBudget } from '../http/connection-limit.ts';
 import type { Predictor } from '../inference/predictor.ts';
 import { fromPixels, fromPng, fromStrokes } from '../preprocess/index.ts';
 import { wsPlugin } from './plugin.ts';
@@ -17,7 +18,13 @@ export async function runtimeWs(
     config,
     predictor,
     authToken,
-  }: { config: RuntimeConfig; predictor: Predictor; authToken?: string | undefined },
+    connectionBudget,
+  }: {
+    config: RuntimeConfig;
+    predictor: Predictor;
+    authToken?: string | undefined;
+    connectionBudget?: ConnectionBudget | undefined;
+  },
 ): Promise<void> {
   await wsPlugin(app, {
     predictor,
@@ -25,6 +32,7 @@ export async function runtimeWs(
     settings: wsSettingsFromConfig(config),
     authTokens: authToken ? [authToken] : [],
     registry: app.hasDecorator('metrics') ? app.metrics.registry : undefined,
+    connectionBudget,
   });
 }
 // Like fastify-plugin: `app.kinferWs` is visible on the app itself.

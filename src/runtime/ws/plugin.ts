@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, parseClientMessage, type ServerMessage, subprotocol } from '../../api/ws.ts';
 import { createLogger } from '../../log.ts';
+import { ConnectionBudget } from '../http/connection-limit.ts';
 import { tokenAccepted, upgradeToken } from './auth.ts';
 import { wsMetrics } from './metrics.ts';
 import { TokenBucket } from './rate-limit.ts';
@@ -22,6 +23,11 @@ export interface WsPluginOptions {
   path?: string;
   /** Prometheus registry for the `/ws` metrics (the runtime's own). */
   registry?: Registry | undefined;
+  /**
+   * The replica's connection budget shared with HTTP (the runtime passes its own); without one,
+   * `/ws` gets a budget of its own of `settings.maxConnections`.
+   */
+  connectionBudget?: ConnectionBudget | undefined;
 }
 
 /** What the plugin exposes on the app (`app.kinferWs`): counts for metrics and tests. */
@@ -67,6 +73,7 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
   const log = createLogger('runtime.ws');
   const authTokens = options.authTokens?.filter(Boolean) ?? [];
   const connections = new Set<Connection>();
+  const budget = options.connectionBudget ?? new ConnectionBudget(settings.maxConnections);
   /** Connections to look at again soon: paused, or holding a live prediction back. */
   const backedUp = new Set<Connection>();
   let shuttingDown = false;
@@ -109,7 +116,7 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
       ? ([CloseCode.goingAway, 'server shutting down', 'ws.refused_shutdown'] as const)
       : authTokens.length > 0 && !tokenAccepted(upgradeToken(request, url), authTokens)
         ? ([CloseCode.policy, 'missing or invalid bearer token', 'ws.refused_auth'] as const)
-        : connections.size >= settings.maxConnections
+        : !budget.admit(request.socket)
           ? ([CloseCode.overloaded, 'too many sessions, retry later', 'ws.refused_overloaded'] as const)
           : undefined;
     if (refusal) {

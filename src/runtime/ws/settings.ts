@@ -12,7 +12,11 @@ export const WsSettings = z.object({
     .min(1024)
     .max(64 * 1024 * 1024)
     .default(1024 * 1024),
-  /** Open sessions at most; the next one is closed with 1013 (the ModelDeployment's default too). */
+  /**
+   * Open sessions at most; the next one is closed with 1013 (the ModelDeployment's default too).
+   * In the runtime this is the replica's one budget for HTTP and WebSocket connections together
+   * (src/runtime/http/connection-limit.ts); alone, the plugin applies it to its sessions.
+   */
   maxConnections: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   /** Sustained client messages per second per connection; more are answered `rate_limited`. */
   messagesPerSecond: z.coerce.number().min(1).max(1_000_000).default(200),
@@ -58,7 +62,10 @@ const described = <K extends keyof WsSettings>(key: K, description: string) =>
   WsSettings.shape[key].describe(`${description} (default ${defaults[key]})`);
 
 export const wsConfigShape = {
-  maxConnections: described('maxConnections', 'open WebSocket sessions at most; more are closed with 1013'),
+  maxConnections: described(
+    'maxConnections',
+    'HTTP and WebSocket connections at most, one budget; over it HTTP answers 503, /ws closes with 1013; probes and /metrics exempt',
+  ),
   wsMaxPayloadBytes: described('maxPayloadBytes', 'largest WebSocket frame; bigger closes with 1009'),
   wsMessagesPerSecond: described('messagesPerSecond', 'sustained client messages per second per session'),
   wsMessageBurst: described('messageBurst', 'burst of client messages above the sustained rate'),
