@@ -7,6 +7,7 @@ import { loadInput } from './input/load.ts';
 import { RunnerApi } from './kube.ts';
 import { JobRunner } from './runner.ts';
 import { buildJobServer } from './server.ts';
+import { tensorEncodings } from './v2-codec.ts';
 
 /** `kinfer job` settings: every flag is also KINFER_<FLAG> (the operator sets them as env in the pod). */
 export const JobOptionsSchema = z.object({
@@ -25,6 +26,8 @@ export const JobOptionsSchema = z.object({
   lingerSeconds: z.coerce.number().min(0).max(3600).default(30),
   concurrency: z.coerce.number().int().min(1).max(64).default(4),
   progressIntervalMs: z.coerce.number().int().min(10).max(60_000).default(250),
+  /** `binary` (Triton's binary tensor extension, JSON if the server refuses it) or `json` only. */
+  tensorEncoding: z.enum(tensorEncodings).default('binary'),
 });
 export type JobOptions = z.infer<typeof JobOptionsSchema>;
 
@@ -83,6 +86,7 @@ export async function runJobProcess(options: JobOptions, signal?: AbortSignal): 
     spec: spec ?? { batchSize: 1, previewIntervalMs: 1000 },
     concurrency: options.concurrency,
     progressIntervalMs: options.progressIntervalMs,
+    encoding: options.tensorEncoding,
   });
   const app = buildJobServer(runner);
   const address = await app.listen({ port: options.port, host: options.host });

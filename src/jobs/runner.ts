@@ -7,6 +7,7 @@ import { CELL, RecentImages } from './mosaic.ts';
 import { defaultRetryPolicy, type RetryPolicy, sendBatches } from './sender.ts';
 import { argmax10, ResultAccumulator } from './stats.ts';
 import { PreviewStream, type StreamOptions } from './stream.ts';
+import type { TensorEncoding } from './v2-codec.ts';
 
 export interface RunnerOptions {
   name: string;
@@ -19,6 +20,8 @@ export interface RunnerOptions {
   /** The preview mosaic: how many recent digits, in how many columns. */
   mosaic?: { capacity: number; cols: number };
   retry?: RetryPolicy;
+  /** How batches are sent to the model (default binary, falling back to JSON when refused). */
+  encoding?: TensorEncoding;
   stream?: StreamOptions;
   logger?: Logger;
 }
@@ -126,6 +129,7 @@ export class JobRunner {
         batchSize: this.options.spec.batchSize,
         concurrency: this.options.concurrency ?? 4,
         policy: this.options.retry ?? defaultRetryPolicy,
+        ...(this.options.encoding ? { encoding: this.options.encoding } : {}),
         signal: this.abort.signal,
         onBatch: ({ index, start, count, probabilities, latencyMs }) => {
           const predictions = Array.from({ length: count }, (_, j) => argmax10(probabilities, j));
@@ -139,6 +143,12 @@ export class JobRunner {
           this.log.warn(
             { event: 'job.batch.retry', batch: index, attempt, delayMs: Math.round(delayMs), reason },
             'retrying batch',
+          );
+        },
+        onFallback: ({ index, reason }) => {
+          this.log.warn(
+            { event: 'job.encoding.fallback', batch: index, reason },
+            'the model refused binary tensors but took JSON: sending JSON from now on',
           );
         },
       });

@@ -1,46 +1,14 @@
 import http from 'node:http';
 import https from 'node:https';
-import { z } from 'zod';
 import { JobFailure, RetryableError } from './errors.ts';
 import type { LoadedInput } from './input/types.ts';
-
-const PIXELS = 784;
-
-/** `v/255` spelled with 6 decimals at most, looked up instead of formatted per pixel. */
-const PIXEL_TEXT = Array.from({ length: 256 }, (_, v) => String(Math.round((v / 255) * 1e6) / 1e6));
-
-/** The V2 request body for images [start, start+count) of an N*784 uint8 array, as JSON text. */
-export function v2Body(images: Uint8Array, start: number, count: number): string {
-  const parts: string[] = new Array(count * PIXELS);
-  const offset = start * PIXELS;
-  for (let i = 0; i < parts.length; i++) parts[i] = PIXEL_TEXT[images[offset + i]!]!;
-  return `{"inputs":[{"name":"input","shape":[${count},1,28,28],"datatype":"FP32","data":[${parts.join(',')}]}]}`;
-}
-
-const V2Response = z.object({
-  outputs: z
-    .array(z.object({ name: z.string(), shape: z.array(z.number()), data: z.array(z.number()) }))
-    .min(1, 'expected at least one output'),
-});
-
-/** Parses a V2 response and checks it carries count*10 probabilities. */
-export function parseV2Response(body: unknown, count: number): number[] {
-  const parsed = V2Response.safeParse(body);
-  if (!parsed.success) {
-    throw new JobFailure(
-      'inference_failed',
-      `model answered an invalid V2 response: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`,
-    );
-  }
-  const output = parsed.data.outputs.find((o) => o.name === 'probabilities') ?? parsed.data.outputs[0]!;
-  if (output.data.length !== count * 10) {
-    throw new JobFailure(
-      'inference_failed',
-      `model answered ${output.data.length} values for ${count} images, expected ${count * 10}`,
-    );
-  }
-  return output.data;
-}
+import {
+  type EncodedRequest,
+  encodeBatch,
+  inferenceHeaderLength,
+  parseV2Answer,
+  type TensorEncoding,
+} from './v2-codec.ts';
 
 export interface RetryPolicy {
   initialDelayMs: number;
@@ -65,64 +33,72 @@ export function backoffDelay(attempt: number, policy: RetryPolicy, random = Math
 
 const retryableStatus = new Set([429, 502, 503, 504]);
 
-/** One HTTP exchange: status and body text, or a transport error. */
+/** One HTTP exchange: status, body and the binary extension's header length, or a transport error. */
 function httpPost(
   url: URL,
-  body: string,
+  request: EncodedRequest,
   agent: http.Agent,
   timeoutMs: number,
   signal: AbortSignal | undefined,
-): Promise<{ status: number; text: string }> {
+): Promise<{ status: number; body: Buffer; headerLength: string | undefined }> {
   return new Promise((resolve, reject) => {
-    const request = (url.protocol === 'https:' ? https : http).request(url, {
+    const outgoing = (url.protocol === 'https:' ? https : http).request(url, {
       method: 'POST',
       agent,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      headers: { ...request.headers, 'content-length': Buffer.byteLength(request.body) },
       ...(signal ? { signal } : {}),
     });
-    request.setTimeout(timeoutMs, () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    request.on('error', reject);
-    request.on('response', (response) => {
+    outgoing.setTimeout(timeoutMs, () => outgoing.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    outgoing.on('error', reject);
+    outgoing.on('response', (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('error', reject);
       response.on('aborted', () => reject(new Error('response aborted')));
-      response.on('end', () =>
-        resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
-      );
+      response.on('end', () => {
+        const header = response.headers[inferenceHeaderLength];
+        resolve({
+          status: response.statusCode ?? 0,
+          body: Buffer.concat(chunks),
+          headerLength: Array.isArray(header) ? header[0] : header,
+        });
+      });
     });
-    request.end(body);
+    outgoing.end(request.body);
   });
 }
 
-/** One POST of one batch; throws RetryableError for what a retry may fix, JobFailure otherwise. */
+/** A 4xx a V2 server without the binary extension may give a binary request (415: fastify's default). */
+export class BinaryRefusedError extends JobFailure {}
+
+/**
+ * One POST of one batch; throws RetryableError for what a retry may fix, BinaryRefusedError for a
+ * 400/415 to a binary request (the caller checks whether JSON fares better), JobFailure otherwise.
+ */
 export async function postBatch(
   endpoint: URL,
-  body: string,
+  request: EncodedRequest,
   count: number,
   agent: http.Agent,
   timeoutMs: number,
   signal?: AbortSignal,
-): Promise<number[]> {
-  let status: number;
-  let text: string;
+): Promise<ArrayLike<number>> {
+  let answer: Awaited<ReturnType<typeof httpPost>>;
   try {
-    ({ status, text } = await httpPost(endpoint, body, agent, timeoutMs, signal));
+    answer = await httpPost(endpoint, request, agent, timeoutMs, signal);
   } catch (error) {
     if (signal?.aborted) throw error;
     throw new RetryableError(`request failed: ${describe(error)}`);
   }
+  const { status } = answer;
+  const text = () => answer.body.subarray(0, 300).toString('utf8');
   if (retryableStatus.has(status))
-    throw new RetryableError(`model answered ${status}: ${text.slice(0, 200)}`);
+    throw new RetryableError(`model answered ${status}: ${text().slice(0, 200)}`);
+  if ((status === 400 || status === 415) && Buffer.isBuffer(request.body))
+    throw new BinaryRefusedError('inference_failed', `model answered ${status}: ${text()}`);
   if (status < 200 || status >= 300)
-    throw new JobFailure('inference_failed', `model answered ${status}: ${text.slice(0, 300)}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new JobFailure('inference_failed', 'model answered a body that is not JSON');
-  }
-  return parseV2Response(json, count);
+    throw new JobFailure('inference_failed', `model answered ${status}: ${text()}`);
+  return parseV2Answer(answer.body, answer.headerLength, count);
 }
 
 function describe(error: unknown): string {
@@ -135,7 +111,7 @@ export interface BatchOutcome {
   index: number;
   start: number;
   count: number;
-  probabilities: number[];
+  probabilities: ArrayLike<number>;
   latencyMs: number;
 }
 
@@ -144,9 +120,16 @@ export interface SendOptions {
   batchSize: number;
   concurrency: number;
   policy?: RetryPolicy;
+  /**
+   * `binary` (default): Triton's binary tensor extension, falling back to JSON for the rest of the
+   * job when a batch refused as binary (400/415) is accepted as JSON; `json`: JSON only.
+   */
+  encoding?: TensorEncoding;
   signal?: AbortSignal;
   onBatch(outcome: BatchOutcome): void;
   onRetry?(info: { index: number; attempt: number; delayMs: number; reason: string }): void;
+  /** The server refused binary and took JSON: every later batch goes as JSON. */
+  onFallback?(info: { index: number; reason: string }): void;
 }
 
 /**
@@ -164,6 +147,7 @@ export async function sendBatches(
   const abort = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
   let next = 0;
+  let encoding: TensorEncoding = options.encoding ?? 'binary';
   const endpoint = new URL(options.endpoint);
   // Own keep-alive connections, closed when the job ends, so a finished runner holds none open.
   const agent = new (endpoint.protocol === 'https:' ? https.Agent : http.Agent)({
@@ -176,12 +160,12 @@ export async function sendBatches(
       const index = next++;
       const start = index * options.batchSize;
       const size = Math.min(options.batchSize, count - start);
-      const body = v2Body(input.read(start, size), 0, size);
+      const images = input.read(start, size);
       const firstTry = Date.now();
       for (let attempt = 0; ; attempt++) {
         const sent = performance.now();
         try {
-          const probabilities = await postBatch(endpoint, body, size, agent, policy.requestTimeoutMs, signal);
+          const probabilities = await postOneBatch(index, images, size);
           options.onBatch({ index, start, count: size, probabilities, latencyMs: performance.now() - sent });
           break;
         } catch (error) {
@@ -197,6 +181,33 @@ export async function sendBatches(
           await sleep(delayMs, signal);
         }
       }
+    }
+  };
+
+  /**
+   * One attempt at a batch in the current encoding. A binary batch refused with 400/415 is sent
+   * once more as JSON, unchanged otherwise: if JSON is accepted, the refusal was the encoding (the
+   * only difference), so the job switches to JSON; if not, JSON's own answer fails the job. Either
+   * way the batch yields at most one answer, so exactly-once counting holds.
+   */
+  const postOneBatch = async (
+    index: number,
+    images: Uint8Array,
+    size: number,
+  ): Promise<ArrayLike<number>> => {
+    const used = encoding;
+    const post = (as: TensorEncoding) =>
+      postBatch(endpoint, encodeBatch(as, images, 0, size), size, agent, policy.requestTimeoutMs, signal);
+    try {
+      return await post(used);
+    } catch (error) {
+      if (!(error instanceof BinaryRefusedError)) throw error;
+      const probabilities = await post('json');
+      if (encoding === 'binary') {
+        encoding = 'json';
+        options.onFallback?.({ index, reason: error.message });
+      }
+      return probabilities;
     }
   };
 
