@@ -64,6 +64,20 @@ export const JobSnapshot = z.object({
 });
 export type JobSnapshot = z.infer<typeof JobSnapshot>;
 
+/** The kubelet keeps at most this many bytes of a container's termination message. */
+export const terminationMessageLimit = 4096;
+
+/**
+ * What the runner leaves in its container's termination message when it exits: its final snapshot
+ * (without the stream's seq), as compact JSON of at most `terminationMessageLimit` bytes. The
+ * operator reads it from the pod's `state.terminated.message` when the Job finished before it
+ * could read the runner's REST endpoint (a short job, an operator restart).
+ */
+export const JobTerminationSummary = JobSnapshot.omit({ seq: true }).extend({
+  phase: z.enum(['Succeeded', 'Failed']),
+});
+export type JobTerminationSummary = z.infer<typeof JobTerminationSummary>;
+
 const envelope = {
   jobId: z.string(),
   /** Per-job, strictly increasing from 1; a resumed client skips any seq it has already seen. */

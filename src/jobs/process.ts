@@ -7,6 +7,7 @@ import { loadInput } from './input/load.ts';
 import { RunnerApi } from './kube.ts';
 import { JobRunner } from './runner.ts';
 import { buildJobServer } from './server.ts';
+import { writeTerminationSummary } from './termination.ts';
 import { tensorEncodings } from './v2-codec.ts';
 
 /** `kinfer job` settings: every flag is also KINFER_<FLAG> (the operator sets them as env in the pod). */
@@ -28,6 +29,11 @@ export const JobOptionsSchema = z.object({
   progressIntervalMs: z.coerce.number().int().min(10).max(60_000).default(250),
   /** `binary` (Triton's binary tensor extension, JSON if the server refuses it) or `json` only. */
   tensorEncoding: z.enum(tensorEncodings).default('binary'),
+  /**
+   * Where to leave the final summary as the container's termination message (the operator sets
+   * `/dev/termination-log`, the container's terminationMessagePath); unset: not written.
+   */
+  terminationLogPath: z.string().min(1).optional(),
 });
 export type JobOptions = z.infer<typeof JobOptionsSchema>;
 
@@ -109,6 +115,14 @@ export async function runJobProcess(options: JobOptions, signal?: AbortSignal): 
     return { input, modelEndpoint: endpoint };
   });
   api?.close();
+  // Written before lingering: the linger may be cut short (SIGTERM, activeDeadlineSeconds).
+  if (options.terminationLogPath) {
+    const written = writeTerminationSummary(options.terminationLogPath, runner.snapshot());
+    log.info(
+      { event: 'job.termination_message', path: options.terminationLogPath, written },
+      written ? 'final summary written as termination message' : 'could not write the termination message',
+    );
+  }
   log.info(
     { event: 'job.finished', outcome, elapsedMs: elapsedMs(started), lingerSeconds: options.lingerSeconds },
     'job finished, lingering',

@@ -29,6 +29,8 @@ export interface ParsedInferenceJob extends KubeObject {
 
 export const RUNNER_PORT = 8080;
 const INPUT_DIR = '/var/run/kinfer/input';
+/** The runner leaves its final summary here; the operator reads it from the pod's terminated state. */
+export const TERMINATION_LOG = '/dev/termination-log';
 
 export const previewServiceName = (jobName: string): string => `${jobName}-preview`;
 
@@ -68,6 +70,7 @@ export function desiredJob(ij: ParsedInferenceJob, modelEndpoint: string, config
     { name: 'KINFER_MODEL_ENDPOINT', value: modelEndpoint },
     { name: 'KINFER_SPEC', value: JSON.stringify(spec) },
     { name: 'KINFER_LINGER_SECONDS', value: String(config.lingerSeconds) },
+    { name: 'KINFER_TERMINATION_LOG_PATH', value: TERMINATION_LOG },
   ];
   const configMap = spec.input.configMap;
   if (configMap) {
@@ -115,6 +118,8 @@ export function desiredJob(ij: ParsedInferenceJob, modelEndpoint: string, config
                 runAsNonRoot: true,
                 seccompProfile: { type: 'RuntimeDefault' },
               },
+              terminationMessagePath: TERMINATION_LOG,
+              // A runner that dies before writing its summary still explains itself (log tail).
               terminationMessagePolicy: 'FallbackToLogsOnError',
               volumeMounts: mounts,
             },

@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { type InferenceJobStatus, parseInferenceJob } from '../../api/index.ts';
+import type { JobTerminationSummary } from '../../api/jobs.ts';
 import { InferenceJobs } from '../../jobs/kube.ts';
 import { createLogger, type Logger } from '../../log.ts';
 import { applyObject, applyStatus, isSubset } from '../core/apply.ts';
@@ -29,6 +30,7 @@ import {
 } from './desired.ts';
 import { type RunnerAccess, readRunner } from './runner-client.ts';
 import { computeStatus, isFinished, type ModelObservation, type Observed } from './status.ts';
+import { readTerminationSummary } from './termination.ts';
 
 export interface InferenceJobReconcilerOptions {
   client: KubeClient;
@@ -112,11 +114,41 @@ export class InferenceJobReconciler {
     const observed: Observed = { model, job, runner: undefined };
     if (job) {
       observed.runner = await readRunner(this.options.runnerAccess, this.options.client, name, namespace);
-      if (job.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True'))
+      const ended = (...types: string[]) =>
+        job?.status?.conditions?.some((c) => types.includes(c.type) && c.status === 'True') ?? false;
+      const runnerFinal =
+        observed.runner.reachable &&
+        (observed.runner.snapshot.phase === 'Succeeded' || observed.runner.snapshot.phase === 'Failed');
+      const failed = ended('Failed', 'FailureTarget');
+      if (failed || (ended('Complete', 'SuccessCriteriaMet') && !runnerFinal)) {
         observed.pods = await this.listPods(namespace, name);
+        if (!runnerFinal) observed.terminated = this.terminationSummary(key, observed.pods, name, namespace);
+      }
     }
     const status = computeStatus(ij, observed, now);
     return this.writeStatus(ij, status, now);
+  }
+
+  /** The runner's summary from its pods' termination messages; a malformed one is logged and ignored. */
+  private terminationSummary(
+    key: string,
+    pods: V1Pod[],
+    name: string,
+    namespace: string,
+  ): JobTerminationSummary | undefined {
+    const { summary, invalid } = readTerminationSummary(pods, name, namespace);
+    for (const bad of invalid) {
+      this.log.warn(
+        { event: 'inferencejob.termination_message.invalid', key, ...bad },
+        'ignoring a termination message that is not a valid runner summary',
+      );
+    }
+    if (summary)
+      this.log.info(
+        { event: 'inferencejob.termination_message.read', key, phase: summary.phase },
+        "final state read from the runner pod's termination message",
+      );
+    return summary;
   }
 
   private observeModel(namespace: string, name: string): ModelObservation {

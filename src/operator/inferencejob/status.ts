@@ -1,6 +1,6 @@
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { InferenceJobStatus } from '../../api/inferencejob.ts';
-import type { JobSnapshot } from '../../api/jobs.ts';
+import type { JobSnapshot, JobTerminationSummary } from '../../api/jobs.ts';
 import { type Condition, findCondition, rfc3339, setCondition } from '../core/conditions.ts';
 import { type ParsedInferenceJob, previewEndpoint } from './desired.ts';
 
@@ -17,9 +17,14 @@ export type RunnerObservation =
 export interface Observed {
   model: ModelObservation;
   job: V1Job | undefined;
-  /** The Job's pods; read only when the Job failed, for the pod's own reason. */
+  /** The Job's pods; read only when the Job finished without the runner's final state, for the pod's own reason. */
   pods?: V1Pod[];
   runner: RunnerObservation | undefined;
+  /**
+   * The runner's final summary from its pod's termination message (see termination.ts): used once
+   * the Job has finished, when the runner's REST endpoint never gave the final state.
+   */
+  terminated?: JobTerminationSummary;
 }
 
 export const isFinished = (status: InferenceJobStatus | undefined): boolean => {
@@ -174,13 +179,18 @@ function computeCoreStatus(ij: ParsedInferenceJob, observed: Observed, now: Date
 
   next.previewEndpoint = previewEndpoint(name, namespace);
   next.startTime ??= time(job.status?.startTime ?? job.metadata?.creationTimestamp) ?? rfc3339(now);
-  const snapshot = runner?.reachable ? runner.snapshot : undefined;
+  const failedCondition = jobCondition(job, 'Failed') ?? jobCondition(job, 'FailureTarget');
+  const complete = jobCondition(job, 'Complete') ?? jobCondition(job, 'SuccessCriteriaMet');
+  const live = runner?.reachable ? runner.snapshot : undefined;
+  const liveFinal = live?.phase === 'Succeeded' || live?.phase === 'Failed';
+  // A short job may end before the runner was ever read: its termination message has the end.
+  const snapshot: Omit<JobSnapshot, 'seq'> | undefined =
+    !liveFinal && (failedCondition || complete) && observed.terminated ? observed.terminated : live;
   if (snapshot) {
     next.progress = snapshot.progress;
     if (snapshot.startTime) next.startTime = time(snapshot.startTime);
   }
 
-  const failedCondition = jobCondition(job, 'Failed') ?? jobCondition(job, 'FailureTarget');
   const finish = (
     succeeded: boolean,
     reason: string,
@@ -226,7 +236,6 @@ function computeCoreStatus(ij: ParsedInferenceJob, observed: Observed, now: Date
       .join('; ');
     return finish(false, reason, message || 'the runner Job failed', failedCondition.lastTransitionTime);
   }
-  const complete = jobCondition(job, 'Complete') ?? jobCondition(job, 'SuccessCriteriaMet');
   if (complete) {
     return finish(
       true,
