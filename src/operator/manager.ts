@@ -46,10 +46,10 @@ export interface OperatorContext {
   metrics: OperatorMetrics;
   options: OperatorOptions;
   logger(module: string): Logger;
-  /** One shared cache per (resource, label selector), started before the controllers. */
+  /** One shared cache per (resource, label and field selector), started before the controllers. */
   cache<T extends KubeObject = KubeObject>(
     type: ResourceType,
-    options?: { labelSelector?: string },
+    options?: { labelSelector?: string; fieldSelector?: string },
   ): ObjectCache<T>;
   /** Hooks that feed the standard per-kind metrics; pass them to `new Controller`. */
   controllerHooks(
@@ -191,8 +191,12 @@ export class Operator {
       metrics,
       options: this.options,
       logger: (module) => createLogger(module),
-      cache: <T extends KubeObject>(type: ResourceType, options: { labelSelector?: string } = {}) => {
-        const key = `${type.group}/${type.plural}?${options.labelSelector ?? ''}`;
+      cache: <T extends KubeObject>(
+        type: ResourceType,
+        options: { labelSelector?: string; fieldSelector?: string } = {},
+      ) => {
+        const fields = options.fieldSelector ? `&fields=${options.fieldSelector}` : '';
+        const key = `${type.group}/${type.plural}?${options.labelSelector ?? ''}${fields}`;
         let cache = this.caches.get(key);
         if (!cache) {
           cache = createCache(
@@ -200,6 +204,7 @@ export class Operator {
               client: this.client,
               type,
               labelSelector: options.labelSelector,
+              fieldSelector: options.fieldSelector,
               ...(this.options.watchTimeoutSeconds
                 ? { watchTimeoutSeconds: this.options.watchTimeoutSeconds }
                 : {}),

@@ -23,6 +23,8 @@ export interface InformerOptions {
   /** Omitted: all namespaces. */
   namespace?: string | undefined;
   labelSelector?: string | undefined;
+  /** Server-side field selector, e.g. `involvedObject.kind=Pod,reason=FailedMount` for Events. */
+  fieldSelector?: string | undefined;
   /** Server-side watch timeout; each watch picks a value in [t, 2t) so informers do not reconnect in step. */
   watchTimeoutSeconds?: number;
   /** A watch that outlives its server timeout by this much without ending is declared deaf and restarted. */
@@ -161,7 +163,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   private async relist(): Promise<void> {
-    const { client, type, namespace, labelSelector } = this.options;
+    const { client, type, namespace, labelSelector, fieldSelector } = this.options;
     const fresh = new Map<string, T>();
     let continueToken: string | undefined;
     let resourceVersion = '';
@@ -174,7 +176,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         metadata: { resourceVersion?: string; continue?: string };
         items: T[];
       }>('GET', resourcePath(type, { namespace }), {
-        query: { labelSelector, limit: this.options.pageSize ?? 500, continue: continueToken },
+        query: { labelSelector, fieldSelector, limit: this.options.pageSize ?? 500, continue: continueToken },
         signal: controller.signal,
       });
       for (const item of page.items) {
@@ -207,7 +209,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   private async watch(): Promise<{ events: number; elapsedMs: number }> {
-    const { client, type, namespace, labelSelector } = this.options;
+    const { client, type, namespace, labelSelector, fieldSelector } = this.options;
     const base = this.options.watchTimeoutSeconds ?? 300;
     const timeoutSeconds = Math.floor(base + Math.random() * base);
     const controller = new AbortController();
@@ -231,6 +233,7 @@ export class Informer<T extends KubeObject = KubeObject> {
             allowWatchBookmarks: true,
             timeoutSeconds,
             labelSelector,
+            fieldSelector,
           },
           signal: controller.signal,
         },

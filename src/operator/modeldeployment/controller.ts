@@ -1,6 +1,14 @@
 import { Controller } from '../core/controller.ts';
 import type { InformerEvent } from '../core/informer.ts';
-import { controllerOf, Deployments, type KubeObject, keyOf, Pods, Services } from '../core/resources.ts';
+import {
+  controllerOf,
+  Deployments,
+  Events,
+  type KubeObject,
+  keyOf,
+  Pods,
+  Services,
+} from '../core/resources.ts';
 import type { OperatorContext } from '../manager.ts';
 import { MANAGED_BY } from './desired.ts';
 import { ModelDeploymentReconciler, ModelDeployments } from './reconciler.ts';
@@ -8,6 +16,12 @@ import { ModelDeploymentReconciler, ModelDeployments } from './reconciler.ts';
 /** Children are cached by label, so the operator never holds every Deployment of the cluster. */
 const childSelector = `app.kubernetes.io/managed-by=${MANAGED_BY},app.kubernetes.io/component=predictor`;
 const podSelector = 'app.kubernetes.io/name=kinfer,app.kubernetes.io/component=predictor';
+/**
+ * The kubelet's word on a volume it cannot mount (a missing auth Secret or key): the only trace of
+ * it, read from Events so the operator needs no access to Secrets. Selected on the server, so the
+ * cache holds only these, in the watched namespaces.
+ */
+export const mountEventSelector = 'involvedObject.kind=Pod,reason=FailedMount';
 
 /**
  * Wires the ModelDeployment reconciler: its own objects by key, owned Deployments and Services
@@ -19,9 +33,10 @@ export function modelDeploymentController(ctx: OperatorContext): Controller {
   const deployments = ctx.cache(Deployments, { labelSelector: childSelector });
   const services = ctx.cache(Services, { labelSelector: childSelector });
   const pods = ctx.cache(Pods, { labelSelector: podSelector });
+  const mountEvents = ctx.cache(Events, { fieldSelector: mountEventSelector });
   const reconciler = new ModelDeploymentReconciler({
     client: ctx.client,
-    informers: { modelDeployments, deployments, services, pods },
+    informers: { modelDeployments, deployments, services, pods, mountEvents },
     recorder: ctx.recorder,
     config: ctx.options.predictor,
     logger: ctx.logger('operator.modeldeployment'),
@@ -53,6 +68,17 @@ export function modelDeploymentController(ctx: OperatorContext): Controller {
       return;
     const instance = object.metadata.labels?.['app.kubernetes.io/instance'];
     if (instance) controller.enqueue(keyOf({ namespace: object.metadata.namespace, name: instance }));
+  });
+  // An Event about a predictor pod goes to the pod's ModelDeployment (by the pod's instance label);
+  // Events about other pods are ignored. A repeat that only bumps `count` changes no status, so it
+  // costs a reconcile and no write.
+  mountEvents.onEvent(({ object }) => {
+    const involved = (object as { involvedObject?: { namespace?: string; name?: string } }).involvedObject;
+    const pod = involved?.name
+      ? pods.get(keyOf({ namespace: involved.namespace, name: involved.name }))
+      : undefined;
+    const instance = pod?.metadata.labels?.['app.kubernetes.io/instance'];
+    if (instance) controller.enqueue(keyOf({ namespace: pod.metadata.namespace, name: instance }));
   });
   return controller;
 }

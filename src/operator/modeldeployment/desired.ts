@@ -39,6 +39,8 @@ export interface ParsedModelDeployment extends KubeObject {
 export const MANAGED_BY = 'kinfer-operator';
 const MODEL_DIR = '/models';
 const AUTH_DIR = '/var/run/secrets/kinfer';
+/** The pod volume holding spec.server.authSecretRef; status names the Secret when it fails to mount. */
+export const AUTH_VOLUME = 'auth-token';
 
 /** Labels that select one ModelDeployment's predictor pods (the Deployment selector: immutable). */
 export function selectorLabels(name: string): Record<string, string> {
@@ -137,10 +139,10 @@ export function desiredDeployment(md: ParsedModelDeployment, config: PredictorCo
   if (spec.server.authSecretRef) {
     // A file, not an env var: the token stays out of `kubectl describe pod` and the process env.
     volumes.push({
-      name: 'auth-token',
+      name: AUTH_VOLUME,
       secret: { secretName: spec.server.authSecretRef.name, items: [{ key: 'token', path: 'token' }] },
     });
-    mounts.push({ name: 'auth-token', mountPath: AUTH_DIR, readOnly: true });
+    mounts.push({ name: AUTH_VOLUME, mountPath: AUTH_DIR, readOnly: true });
     env.push({ name: 'KINFER_AUTH_TOKEN_FILE', value: `${AUTH_DIR}/token` });
   }
 

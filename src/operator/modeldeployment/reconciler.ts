@@ -1,4 +1,4 @@
-import type { V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import { ModelDeploymentSpecSchema, modelDeploymentResource } from '../../api/modeldeployment.ts';
 import type { Logger } from '../../log.ts';
 import { applyObject, applyStatus, isSubset } from '../core/apply.ts';
@@ -39,6 +39,8 @@ export interface ModelDeploymentInformers {
   deployments: ObjectCache;
   services: ObjectCache;
   pods: ObjectCache;
+  /** Core Events `involvedObject.kind=Pod,reason=FailedMount` (field-selected, so few). */
+  mountEvents?: ObjectCache | undefined;
 }
 
 export interface ReconcilerDeps {
@@ -138,8 +140,14 @@ export class ModelDeploymentReconciler {
       (pod) =>
         pod.metadata.namespace === namespace && pod.metadata.labels?.['app.kubernetes.io/instance'] === name,
     ) as V1Pod[];
+    const podNames = new Set(pods.map((pod) => pod.metadata?.name));
+    const mountEvents = (informers.mountEvents?.list(
+      (event) =>
+        event.metadata.namespace === namespace &&
+        podNames.has((event as unknown as CoreV1Event).involvedObject?.name),
+    ) ?? []) as unknown as CoreV1Event[];
     const now = this.deps.now?.() ?? new Date();
-    const status = computeStatus(md, { deployment, service, pods, problem }, now);
+    const status = computeStatus(md, { deployment, service, pods, problem, mountEvents }, now);
     await this.writeStatus(md, status);
     // A transient failure (apiserver unavailable, conflict) goes back to the queue's backoff,
     // after the status says what went wrong.

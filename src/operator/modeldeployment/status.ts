@@ -1,7 +1,7 @@
-import type { V1ContainerStatus, V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { CoreV1Event, V1ContainerStatus, V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { ModelDeploymentStatus } from '../../api/modeldeployment.ts';
 import { type Condition, type ConditionUpdate, setCondition } from '../core/conditions.ts';
-import { type ParsedModelDeployment, selectorString } from './desired.ts';
+import { AUTH_VOLUME, type ParsedModelDeployment, selectorString } from './desired.ts';
 
 /** Something that stops the operator from doing its part, reported as Degraded. */
 export interface ReconcileProblem {
@@ -16,6 +16,11 @@ export interface Observed {
   pods: readonly V1Pod[];
   /** An invalid spec, an apply that failed, a child owned by someone else. */
   problem?: ReconcileProblem | undefined;
+  /**
+   * The kubelet's `FailedMount` Events about these pods: the only place a missing auth Secret (or
+   * key) shows, since the operator has no read access to Secrets and the pod just waits.
+   */
+  mountEvents?: readonly CoreV1Event[] | undefined;
 }
 
 /** Container waiting reasons that mean a pod will not get better on its own. */
@@ -60,7 +65,10 @@ export function computeStatus(
       );
     let list = previous ? [...previous] : [];
 
-    const problem = observed.problem ?? workloadProblem(deployment, observed.pods);
+    const mountEvents = observed.mountEvents ?? [];
+    const problem =
+      observed.problem ??
+      workloadProblem(deployment, observed.pods, (pod) => mountProblem(md, pod, mountEvents));
     // The Deployment controller has not looked at the newest Deployment spec yet: nothing
     // observed says anything about the current generation.
     const current =
@@ -213,12 +221,14 @@ const rank = (order: string[], type: string): number => {
 export function workloadProblem(
   deployment: V1Deployment | undefined,
   pods: readonly V1Pod[],
+  /** A problem known from outside the pod's own status (its FailedMount Events). */
+  podEvents?: (pod: V1Pod) => ReconcileProblem | undefined,
 ): ReconcileProblem | undefined {
   for (const pod of [...pods].sort((a, b) =>
     (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''),
   )) {
     if (pod.metadata?.deletionTimestamp) continue;
-    const problem = podProblem(pod);
+    const problem = podProblem(pod) ?? podEvents?.(pod);
     if (problem) return problem;
   }
   for (const condition of deployment?.status?.conditions ?? []) {
@@ -233,6 +243,47 @@ export function workloadProblem(
     }
   }
   return undefined;
+}
+
+/**
+ * Why a pod that is not Ready waits for a volume, from the kubelet's `FailedMount` Events about it
+ * (matched by namespace, name and uid; the first by message, so the answer is stable while the
+ * kubelet retries and bumps the Event's count). The auth token volume gets its own reason,
+ * `AuthSecretMissing`, naming the Secret and the field; other volumes keep the kubelet's reason.
+ * Once the pod is Ready (or going away) its old Events say nothing any more.
+ */
+export function mountProblem(
+  md: ParsedModelDeployment,
+  pod: V1Pod,
+  events: readonly CoreV1Event[],
+): ReconcileProblem | undefined {
+  const name = pod.metadata?.name ?? '';
+  if (pod.metadata?.deletionTimestamp) return undefined;
+  if (pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return undefined;
+  const about = events
+    .filter(
+      (event) =>
+        event.reason === 'FailedMount' &&
+        event.involvedObject.kind === 'Pod' &&
+        event.involvedObject.name === name &&
+        event.involvedObject.namespace === pod.metadata?.namespace &&
+        (!event.involvedObject.uid || !pod.metadata?.uid || event.involvedObject.uid === pod.metadata.uid),
+    )
+    .map((event) => event.message?.trim() || 'a volume cannot be mounted')
+    .sort();
+  const message = about[0];
+  if (message === undefined) return undefined;
+  const volume = /for volume "([^"]+)"/.exec(message)?.[1];
+  const secret = md.spec.server.authSecretRef?.name;
+  if (secret !== undefined && volume === AUTH_VOLUME) {
+    return {
+      reason: 'AuthSecretMissing',
+      message: clip(
+        `pod ${name}: Secret "${secret}" (spec.server.authSecretRef.name) must exist in namespace ${pod.metadata?.namespace ?? ''} with key "token": ${message}`,
+      ),
+    };
+  }
+  return { reason: 'FailedMount', message: clip(`pod ${name}: ${message}`) };
 }
 
 /**
