@@ -14,7 +14,9 @@ const raw = (i: number) => digits.images.subarray(i * 784, (i + 1) * 784);
 let runtime: RunningRuntime;
 
 beforeAll(async () => {
-  runtime = await startTestRuntime({ workers: 2, maxBatchSize: 64, maxDelayMs: 2 });
+  // fetch may open a connection per concurrent request: room above N, so this tests batching only
+  // (the connection limit has its own test, connection-limit.test.ts).
+  runtime = await startTestRuntime({ workers: 2, maxBatchSize: 64, maxDelayMs: 2, maxConnections: 4 * N });
 });
 afterAll(async () => {
   await runtime?.close();
