@@ -31,9 +31,9 @@ export const JobOptionsSchema = z.object({
   tensorEncoding: z.enum(tensorEncodings).default('binary'),
   /**
    * Where to leave the final summary as the container's termination message (the operator sets
-   * `/dev/termination-log`, the container's terminationMessagePath); unset: not written.
+   * `/dev/termination-log`, the container's terminationMessagePath); unset or empty: not written.
    */
-  terminationLogPath: z.string().min(1).optional(),
+  terminationLogPath: z.string().optional(),
 });
 export type JobOptions = z.infer<typeof JobOptionsSchema>;
 

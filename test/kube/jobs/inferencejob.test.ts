@@ -90,6 +90,8 @@ async function runLikeThePod(name: string, env: Record<string, string> = {}) {
     // In-cluster DNS does not resolve here: the same runtime, on loopback.
     KINFER_MODEL_ENDPOINT: runtime.infer,
     KINFER_LINGER_SECONDS: '4',
+    // Not this machine's /dev (termination.test.ts covers the message).
+    KINFER_TERMINATION_LOG_PATH: '',
     ...env,
   });
 }

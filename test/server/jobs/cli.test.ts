@@ -1,15 +1,25 @@
 import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobSnapshot } from '../../../src/api/jobs.ts';
+import { JobSnapshot, JobTerminationSummary } from '../../../src/api/jobs.ts';
 import { spawnRunner, startTestRuntime } from './helpers.ts';
 
 let runtime: Awaited<ReturnType<typeof startTestRuntime>>;
+let dir: string;
 beforeAll(async () => {
   runtime = await startTestRuntime();
+  dir = await mkdtemp(join(tmpdir(), 'kinfer-job-cli-'));
 });
 afterAll(async () => {
   await runtime?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
 });
+
+/** The summary a runner left at its --termination-log-path, parsed by the operator's schema. */
+const terminationSummary = async (path: string) =>
+  JobTerminationSummary.parse(JSON.parse(await readFile(path, 'utf8')));
 
 /** `kinfer watch job NAME --url …` with a pipe for stdout (no TTY: plain progress lines). */
 function watch(name: string, port: number): Promise<{ code: number | null; out: string }> {
@@ -58,6 +68,8 @@ describe('kinfer job and kinfer watch as processes', () => {
         '3',
         '--concurrency',
         '1',
+        '--termination-log-path',
+        join(dir, 'local'),
       ],
       {
         KINFER_SPEC: spec({ synthetic: { count: 3000, seed: 4 } }),
@@ -79,6 +91,10 @@ describe('kinfer job and kinfer watch as processes', () => {
       progress: { processed: 3000, total: 3000 },
     });
     expect((await fetch(`http://127.0.0.1:${runner.port}/v1/jobs/other`)).status).toBe(404);
+    // Written when the job ended, before lingering.
+    const summary = await terminationSummary(join(dir, 'local'));
+    expect(summary).toMatchObject({ phase: 'Succeeded', progress: { processed: 3000, total: 3000 } });
+    expect(summary.result).toEqual(snapshot.result);
     expect(await runner.exit).toBe(0);
   });
 
@@ -97,6 +113,8 @@ describe('kinfer job and kinfer watch as processes', () => {
         runtime.url,
         '--linger-seconds',
         '2',
+        '--termination-log-path',
+        join(dir, 'bad'),
       ],
       {
         KINFER_SPEC: spec({ synthetic: { count: 10 } }, { batchSize: 5000 }),
@@ -106,5 +124,9 @@ describe('kinfer job and kinfer watch as processes', () => {
     expect(watched.code).toBe(1);
     expect(watched.out).toMatch(/job failed: input_invalid: KINFER_SPEC: spec\.batchSize/);
     expect(await bad.exit).toBe(1);
+    expect(await terminationSummary(join(dir, 'bad'))).toMatchObject({
+      phase: 'Failed',
+      error: { code: 'input_invalid', message: expect.stringContaining('spec.batchSize') },
+    });
   });
 });
