@@ -2,6 +2,7 @@ import type { V1EnvVar, V1Job, V1Service, V1Volume, V1VolumeMount } from '@kuber
 import type { InferenceJobSpec, InferenceJobStatus } from '../../api/inferencejob.ts';
 import { controllerReference, type KubeObject } from '../core/resources.ts';
 import { DEFAULT_IMAGE } from '../defaults.ts';
+import { restrictedContainer, restrictedPod } from '../pod-security.ts';
 
 /** The operator's settings that shape every runner (flags / env of `kinfer operator`). */
 export interface RunnerConfig {
@@ -95,12 +96,7 @@ export function desiredJob(ij: ParsedInferenceJob, modelEndpoint: string, config
           restartPolicy: 'Never',
           automountServiceAccountToken: false,
           enableServiceLinks: false,
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: 1000,
-            runAsGroup: 1000,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
+          securityContext: restrictedPod,
           containers: [
             {
               name: 'runner',
@@ -111,13 +107,7 @@ export function desiredJob(ij: ParsedInferenceJob, modelEndpoint: string, config
               ports: [{ name: 'preview', containerPort: RUNNER_PORT, protocol: 'TCP' }],
               readinessProbe: { httpGet: { path: '/readyz', port: 'preview' }, periodSeconds: 2 },
               resources: config.resources,
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                capabilities: { drop: ['ALL'] },
-                readOnlyRootFilesystem: true,
-                runAsNonRoot: true,
-                seccompProfile: { type: 'RuntimeDefault' },
-              },
+              securityContext: restrictedContainer,
               terminationMessagePath: TERMINATION_LOG,
               // A runner that dies before writing its summary still explains itself (log tail).
               terminationMessagePolicy: 'FallbackToLogsOnError',

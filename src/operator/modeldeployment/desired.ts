@@ -2,7 +2,6 @@ import type {
   V1Container,
   V1Deployment,
   V1EnvVar,
-  V1SecurityContext,
   V1Service,
   V1Volume,
   V1VolumeMount,
@@ -10,6 +9,7 @@ import type {
 import type { ModelDeploymentSpec } from '../../api/modeldeployment.ts';
 import { controllerReference, type KubeObject } from '../core/resources.ts';
 import { DEFAULT_IMAGE } from '../defaults.ts';
+import { restrictedContainer, restrictedPod } from '../pod-security.ts';
 
 /** The operator's own settings that shape every predictor (flags / env of `kinfer operator`). */
 export interface PredictorConfig {
@@ -69,15 +69,6 @@ export function modelPath(spec: ModelDeploymentSpec, config: PredictorConfig): s
   if (source.builtin) return `${config.builtinModelsDir}/${source.builtin}/model.onnx`;
   return `${MODEL_DIR}/model.onnx`;
 }
-
-/** The restricted Pod Security Standard, per container. */
-const restrictedContainer: V1SecurityContext = {
-  allowPrivilegeEscalation: false,
-  capabilities: { drop: ['ALL'] },
-  readOnlyRootFilesystem: true,
-  runAsNonRoot: true,
-  seccompProfile: { type: 'RuntimeDefault' },
-};
 
 /**
  * The predictor Deployment for a ModelDeployment: pure, no I/O, nothing time-dependent (a
@@ -191,13 +182,8 @@ export function desiredDeployment(md: ParsedModelDeployment, config: PredictorCo
         spec: {
           automountServiceAccountToken: false,
           enableServiceLinks: false,
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: 1000,
-            runAsGroup: 1000,
-            fsGroup: 1000,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
+          // fsGroup: the model volumes (emptyDir, ConfigMap) are readable by the runtime's group.
+          securityContext: { ...restrictedPod, fsGroup: 1000 },
           ...(initContainers.length ? { initContainers } : {}),
           containers: [predictor],
           volumes,
