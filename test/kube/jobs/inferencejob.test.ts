@@ -6,6 +6,7 @@ import { modelDeploymentController } from '../../../src/operator/modeldeployment
 import { spawnRunner, startTestRuntime } from '../../server/jobs/helpers.ts';
 import { testKubeConfig, testKubeconfigPath, useTestNamespace } from '../../support/kube.ts';
 import {
+  conditionsOf,
   freePort,
   type Json,
   kubectl,
@@ -56,9 +57,6 @@ afterAll(async () => {
   await operator?.stop();
   await runtime?.close();
 });
-
-const conditionsOf = (object: Json): Record<string, Json> =>
-  Object.fromEntries((object.status?.conditions ?? []).map((c: Json) => [c.type, c]));
 
 function inferenceJob(name: string, spec: Record<string, unknown>): object {
   return {

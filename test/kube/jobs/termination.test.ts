@@ -14,6 +14,7 @@ import { Operator } from '../../../src/operator/manager.ts';
 import { spawnRunner, startTestRuntime } from '../../server/jobs/helpers.ts';
 import { testKubeConfig, testKubeconfigPath, useTestNamespace } from '../../support/kube.ts';
 import {
+  conditionsOf,
   freePort,
   type Json,
   kubectlApply,
@@ -49,9 +50,6 @@ afterAll(async () => {
 });
 
 const getIj = (name: string) => kubectlJson(kubeconfig, ['get', '-n', namespace(), 'inferencejob', name]);
-const conditionsOf = (object: Json): Record<string, Json> =>
-  Object.fromEntries((object.status?.conditions ?? []).map((c: Json) => [c.type, c]));
-
 /** Creates the InferenceJob and the runner Job the operator would create for it. */
 async function createFinishedJob(
   name: string,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Operator } from '../../../src/operator/manager.ts';
 import { testKubeConfig, testKubeconfigPath, useTestNamespace } from '../../support/kube.ts';
 import {
+  conditionsOf,
   type Json,
   kubectl,
   kubectlApply,
@@ -26,8 +27,6 @@ afterAll(async () => {
   await operator?.stop();
 });
 
-const conditionsOf = (md: Json): Record<string, Json> =>
-  Object.fromEntries((md.status?.conditions ?? []).map((c: Json) => [c.type, c]));
 const getMd = () => kubectlJson(kubeconfig, ['get', '-n', namespace(), 'md/guarded']);
 const kubeletMessage = 'MountVolume.SetUp failed for volume "auth-token" : secret "no-such-token" not found';
 

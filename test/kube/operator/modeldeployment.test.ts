@@ -5,6 +5,7 @@ import type { Operator } from '../../../src/operator/manager.ts';
 import { ModelDeployments } from '../../../src/operator/modeldeployment/reconciler.ts';
 import { testKubeConfig, testKubeconfigPath, useTestNamespace } from '../../support/kube.ts';
 import {
+  conditionsOf,
   type Json,
   kubectl,
   kubectlApply,
@@ -28,9 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await operator?.stop();
 });
-
-const conditionsOf = (md: Json): Record<string, Json> =>
-  Object.fromEntries((md.status?.conditions ?? []).map((c: Json) => [c.type, c]));
 
 describe('ModelDeployment reconciler on a real control plane', () => {
   it('makes the sample Ready (kubectl wait) with endpoints, owned children and observedGeneration', async () => {

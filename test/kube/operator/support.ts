@@ -29,6 +29,10 @@ export async function kubectl(kubeconfig: string, args: string[], timeoutMs = 90
 // biome-ignore lint/suspicious/noExplicitAny: untyped JSON from kubectl
 export type Json = any;
 
+/** An object's status conditions by type. */
+export const conditionsOf = (object: Json): Record<string, Json> =>
+  Object.fromEntries((object.status?.conditions ?? []).map((c: Json) => [c.type, c]));
+
 export async function kubectlJson<T = Json>(kubeconfig: string, args: string[]): Promise<T> {
   return JSON.parse(await kubectl(kubeconfig, [...args, '-o', 'json'])) as T;
 }
