@@ -80,52 +80,21 @@ it('closes a connection that never sent a request and an idle keep-alive one, af
 it('cuts an upload that stalls mid-body once the drain timeout is over', async () => {
   runtime = await startTestRuntime({ drainTimeoutMs: 1000 });
   const r = runtime;
-  const abort = new AbortController();
-  const stalled = fetch(`${r.url}/v2/models/mnist-cnn/infer`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'content-length': '100000' },
-    // Half a body, then nothing.
-    body: new ReadableStream({
-      start(controller) {
-        controller.enqueue(new TextEncoder().encode('{"inputs":[{"name":"input",'));
-      },
-    }),
-    duplex: 'half',
-    signal: abort.signal,
-  } as RequestInit).catch((error: Error) => error);
-  await waitFor(
-    async () => r.app.metrics.registry.getSingleMetricAsString('kinfer_http_requests_in_flight'),
-    /in_flight 1$/m,
-  );
+  const stalled = await startHalfBodyUpload(r);
 
   const elapsed = await timedClose(r);
   expect(elapsed).toBeGreaterThanOrEqual(900);
   expect(elapsed).toBeLessThan(5000);
-  abort.abort();
-  await stalled;
+  stalled.abort.abort();
+  await stalled.settled;
 });
 
 it('closes quickly after a client aborts its request mid-body', async () => {
   runtime = await startTestRuntime();
   const r = runtime;
-  const abort = new AbortController();
-  const aborted = fetch(`${r.url}/v2/models/mnist-cnn/infer`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'content-length': '100000' },
-    body: new ReadableStream({
-      start(controller) {
-        controller.enqueue(new TextEncoder().encode('{"inputs":[{"name":"input",'));
-      },
-    }),
-    duplex: 'half',
-    signal: abort.signal,
-  } as RequestInit).catch((error: Error) => error);
-  await waitFor(
-    async () => r.app.metrics.registry.getSingleMetricAsString('kinfer_http_requests_in_flight'),
-    /in_flight 1$/m,
-  );
-  abort.abort();
-  await aborted;
+  const aborted = await startHalfBodyUpload(r);
+  aborted.abort.abort();
+  await aborted.settled;
   // A keep-alive fetch client connection stays open too.
   expect((await fetch(`${r.url}/healthz`)).status).toBe(200);
 
@@ -153,4 +122,28 @@ async function waitFor(read: () => Promise<string>, pattern: RegExp): Promise<vo
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${pattern}: ${text}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/**
+ * Sends half of a V2 request body, then nothing, and resolves once the server counts it in flight.
+ * `settled` resolves (never rejects) when the fetch ends; `abort` cuts it from the client side.
+ */
+async function startHalfBodyUpload(r: NonNullable<typeof runtime>) {
+  const abort = new AbortController();
+  const settled = fetch(`${r.url}/v2/models/mnist-cnn/infer`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-length': '100000' },
+    body: new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"inputs":[{"name":"input",'));
+      },
+    }),
+    duplex: 'half',
+    signal: abort.signal,
+  } as RequestInit).catch((error: Error) => error);
+  await waitFor(
+    async () => r.app.metrics.registry.getSingleMetricAsString('kinfer_http_requests_in_flight'),
+    /in_flight 1$/m,
+  );
+  return { abort, settled };
 }
