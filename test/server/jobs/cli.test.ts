@@ -50,31 +50,18 @@ const spec = (input: object, extra: object = {}) =>
     ...extra,
   });
 
+/** `kinfer job` on loopback against the test runtime, its termination summary written into `dir`. */
+const localRunnerArgs = (name: string, lingerSeconds: number): string[] => [
+  ...['--name', name, '--namespace', 'dev', '--port', '0', '--host', '127.0.0.1'],
+  ...['--model-endpoint', runtime.url, '--linger-seconds', String(lingerSeconds)],
+  ...['--termination-log-path', join(dir, name)],
+];
+
 describe('kinfer job and kinfer watch as processes', () => {
   it('runs a job from --spec, serves its state while lingering, exits 0; watch shows progress and the summary', async () => {
-    const runner = await spawnRunner(
-      [
-        '--name',
-        'local',
-        '--namespace',
-        'dev',
-        '--port',
-        '0',
-        '--host',
-        '127.0.0.1',
-        '--model-endpoint',
-        runtime.url,
-        '--linger-seconds',
-        '3',
-        '--concurrency',
-        '1',
-        '--termination-log-path',
-        join(dir, 'local'),
-      ],
-      {
-        KINFER_SPEC: spec({ synthetic: { count: 3000, seed: 4 } }),
-      },
-    );
+    const runner = await spawnRunner([...localRunnerArgs('local', 3), '--concurrency', '1'], {
+      KINFER_SPEC: spec({ synthetic: { count: 3000, seed: 4 } }),
+    });
     const watched = watch('local', runner.port);
     const { code, out } = await watched;
     expect(code).toBe(0);
@@ -99,27 +86,9 @@ describe('kinfer job and kinfer watch as processes', () => {
   });
 
   it('exits non-zero on a bad spec or an unusable input, and watch reports the failure', async () => {
-    const bad = await spawnRunner(
-      [
-        '--name',
-        'bad',
-        '--namespace',
-        'dev',
-        '--port',
-        '0',
-        '--host',
-        '127.0.0.1',
-        '--model-endpoint',
-        runtime.url,
-        '--linger-seconds',
-        '2',
-        '--termination-log-path',
-        join(dir, 'bad'),
-      ],
-      {
-        KINFER_SPEC: spec({ synthetic: { count: 10 } }, { batchSize: 5000 }),
-      },
-    );
+    const bad = await spawnRunner(localRunnerArgs('bad', 2), {
+      KINFER_SPEC: spec({ synthetic: { count: 10 } }, { batchSize: 5000 }),
+    });
     const watched = await watch('bad', bad.port);
     expect(watched.code).toBe(1);
     expect(watched.out).toMatch(/job failed: input_invalid: KINFER_SPEC: spec\.batchSize/);
