@@ -119,16 +119,10 @@ export const ServerSchema = z
       .max(65535)
       .default(8080)
       .meta({ description: 'Port the predictor serves REST, KServe V2 and WebSocket on (1024-65535).' }),
-    maxConnections: z
-      .number()
-      .int()
-      .min(1)
-      .max(100000)
-      .default(1000)
-      .meta({
-        description:
-          'Most open client connections per predictor pod, HTTP keep-alive connections and WebSocket sessions counted together in one budget. A connection over it gets its requests answered 503 with Retry-After and Connection: close, a WebSocket over it is closed with 1013. Health probes (/healthz, /readyz, /v2/health/*) and /metrics are always served and take no slot.',
-      }),
+    maxConnections: z.number().int().min(1).max(100000).default(1000).meta({
+      description:
+        'Most open client connections per predictor pod, HTTP keep-alive connections and WebSocket sessions counted together in one budget. A connection over it gets its requests answered 503 with Retry-After and Connection: close, a WebSocket over it is closed with 1013. Health probes (/healthz, /readyz, /v2/health/*) and /metrics are always served and take no slot.',
+    }),
     authSecretRef: LocalObjectReferenceSchema('Secret').optional().meta({
       description:
         'Secret whose "token" key clients must send as "Authorization: Bearer <token>". Omitted: no authentication.',
