@@ -1,7 +1,13 @@
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { InferenceJobStatus } from '../../api/inferencejob.ts';
 import type { JobSnapshot, JobTerminationSummary } from '../../api/jobs.ts';
-import { type Condition, findCondition, rfc3339, setCondition } from '../core/conditions.ts';
+import {
+  type Condition,
+  type ConditionUpdate,
+  findCondition,
+  rfc3339,
+  setCondition,
+} from '../core/conditions.ts';
 import { type ParsedInferenceJob, previewEndpoint } from './desired.ts';
 
 /** What the reconciler saw of the ModelDeployment the job refers to. */
@@ -42,6 +48,19 @@ export const reasonOf = (code: string): string =>
 const time = (value: string | Date | undefined): string | undefined =>
   value === undefined ? undefined : rfc3339(new Date(value));
 
+/**
+ * The end of a long text (a log tail: its last lines say why), at most `max` characters, cut at a
+ * word boundary and marked with a leading "…" when anything was left out.
+ */
+export function lastWords(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const start = text.length - (max - 1);
+  const tail = text.slice(start);
+  // Starting mid-word: drop the partial word (unless the tail is a single word).
+  const partial = /\S/.test(text.charAt(start - 1)) ? tail.search(/\s\S/) + 1 : 0;
+  return `…${tail.slice(partial)}`;
+}
+
 /** The reason a failed Job's pod gives (OOMKilled, Error, ...) with its message, if any pod says. */
 export function podFailure(
   pods: readonly V1Pod[] | undefined,
@@ -50,7 +69,7 @@ export function podFailure(
     for (const status of pod.status?.containerStatuses ?? []) {
       const terminated = status.state?.terminated ?? status.lastState?.terminated;
       if (terminated && terminated.exitCode !== 0) {
-        const detail = terminated.message?.trim() ? `: ${terminated.message.trim().slice(-400)}` : '';
+        const detail = terminated.message?.trim() ? `: ${lastWords(terminated.message.trim(), 400)}` : '';
         return {
           reason: terminated.reason || 'Error',
           message: `pod ${pod.metadata?.name} container ${status.name} exited with code ${terminated.exitCode}${detail}`,
@@ -87,34 +106,56 @@ export function computeStatus(ij: ParsedInferenceJob, observed: Observed, now: D
   return withKstatusConditions(computeCoreStatus(ij, observed, now), ij.metadata.generation, now);
 }
 
+/** Ready once the job has finished: True when it succeeded (its result is there), False when it failed. */
+const finishedReady = (succeeded: boolean): Omit<ConditionUpdate, 'observedGeneration'> =>
+  succeeded
+    ? {
+        type: 'Ready',
+        status: 'True',
+        reason: 'JobSucceeded',
+        message: 'the job succeeded: its result is in status.result',
+      }
+    : {
+        type: 'Ready',
+        status: 'False',
+        reason: 'JobFinished',
+        message: 'the job failed; the runner stops serving after its linger period',
+      };
+
 /**
- * kstatus's "abnormal-true" pair, read the way kstatus reads a batch/v1 Job: InProgress until it
- * has started (Reconciling True while Pending, with Ready's reason and message), Current while it
- * runs and once it succeeded, Failed once it failed (Stalled True with Succeeded's reason and
- * message). Without them kstatus reads any InferenceJob whose observedGeneration matches as
- * Current, including one still waiting for its model. Also applied to a finished status (final
- * otherwise), so one stored before these conditions existed gains them once.
+ * kstatus's "abnormal-true" pair, so that kstatus reads an InferenceJob the way Argo CD's health
+ * check does: InProgress until it has finished (Reconciling
+ * True, with Ready's reason and message while Ready is False: waiting for the model, runner
+ * starting or not reachable; else Succeeded's: running, percent done), Current once it succeeded
+ * (Ready True: kstatus falls back to Ready when neither Reconciling nor Stalled is True), Failed
+ * once it failed (Stalled True with Succeeded's reason and message). Also applied to a finished
+ * status (final otherwise), so one stored before these rules gains them once.
  */
 function withKstatusConditions(
   status: InferenceJobStatus,
   generation: number | undefined,
   now: Date,
 ): InferenceJobStatus {
-  const conditions = (status.conditions ?? []) as Condition[];
-  const ready = findCondition(conditions, 'Ready');
+  let conditions = (status.conditions ?? []) as Condition[];
   const succeeded = findCondition(conditions, 'Succeeded');
   const finished = succeeded !== undefined && succeeded.status !== 'Unknown';
   const failed = succeeded?.status === 'False';
   const at = generation !== undefined ? { observedGeneration: generation } : {};
-  const reconciling =
-    status.phase === 'Pending' && !finished
-      ? { status: 'True' as const, reason: ready?.reason ?? 'Pending', message: ready?.message ?? '' }
-      : finished
-        ? { status: 'False' as const, reason: succeeded.reason, message: succeeded.message }
-        : { status: 'False' as const, reason: 'Started', message: 'the runner Job has started' };
-  let next = setCondition(conditions, { type: 'Reconciling', ...reconciling, ...at }, now);
-  next = setCondition(
-    next,
+  // A status finished before Ready followed the outcome: bring Ready in line, once.
+  if (finished) conditions = setCondition(conditions, { ...finishedReady(!failed), ...at }, now);
+  const ready = findCondition(conditions, 'Ready');
+  const reconciling = finished
+    ? { status: 'False' as const, reason: succeeded.reason, message: succeeded.message }
+    : ready?.status === 'False'
+      ? { status: 'True' as const, reason: ready.reason, message: ready.message }
+      : {
+          status: 'True' as const,
+          reason: succeeded?.reason ?? 'Running',
+          message: succeeded?.message ?? '',
+        };
+  conditions = setCondition(conditions, { type: 'Reconciling', ...reconciling, ...at }, now);
+  conditions = setCondition(
+    conditions,
     failed
       ? { type: 'Stalled', status: 'True', reason: succeeded.reason, message: succeeded.message, ...at }
       : finished
@@ -122,7 +163,7 @@ function withKstatusConditions(
         : { type: 'Stalled', status: 'False', reason: 'NotFailed', message: 'the job has not failed', ...at },
     now,
   );
-  return { ...status, conditions: next };
+  return { ...status, conditions };
 }
 
 function computeCoreStatus(ij: ParsedInferenceJob, observed: Observed, now: Date): InferenceJobStatus {
@@ -199,12 +240,8 @@ function computeCoreStatus(ij: ParsedInferenceJob, observed: Observed, now: Date
   ): InferenceJobStatus => {
     next.phase = succeeded ? 'Succeeded' : 'Failed';
     next.completionTime = time(at) ?? rfc3339(now);
-    set(
-      'Ready',
-      'False',
-      'JobFinished',
-      `the job ${succeeded ? 'succeeded' : 'failed'}; the runner stops serving after its linger period`,
-    );
+    const ready = finishedReady(succeeded);
+    set(ready.type, ready.status, ready.reason, ready.message);
     set('Succeeded', succeeded ? 'True' : 'False', reason, message);
     next.conditions = conditions;
     return next;

@@ -182,6 +182,8 @@ describe('InferenceJob reconciler on a real control plane', () => {
     });
     expect(running.status.progress.total).toBe(6000);
     expect(conditionsOf(running).Succeeded.status).toBe('Unknown');
+    // kstatus: InProgress until finished, as Argo CD's Progressing.
+    expect(conditionsOf(running).Reconciling).toMatchObject({ status: 'True', reason: 'Running' });
 
     const done = await until('Succeeded', async () => {
       const ij = await getJob('digits');
@@ -192,8 +194,8 @@ describe('InferenceJob reconciler on a real control plane', () => {
       reason: 'Completed',
       observedGeneration: done.metadata.generation,
     });
-    expect(conditionsOf(done).Ready.status).toBe('False');
-    // kstatus: Current, like a Complete batch/v1 Job.
+    // kstatus: Current (neither Reconciling nor Stalled True, then Ready True), Argo CD: Healthy.
+    expect(conditionsOf(done).Ready).toMatchObject({ status: 'True', reason: 'JobSucceeded' });
     expect(conditionsOf(done).Reconciling.status).toBe('False');
     expect(conditionsOf(done).Stalled.status).toBe('False');
     expect(done.status.progress).toEqual({ processed: 6000, total: 6000, percent: 100 });
@@ -246,7 +248,7 @@ describe('InferenceJob reconciler on a real control plane', () => {
     });
     expect(conditionsOf(failed).Succeeded).toMatchObject({ status: 'False', reason: 'InferenceFailed' });
     expect(conditionsOf(failed).Succeeded.message).toContain('404');
-    // kstatus: Failed, like a Failed batch/v1 Job.
+    // kstatus: Failed (Stalled True), Argo CD: Degraded.
     expect(conditionsOf(failed).Stalled).toMatchObject({ status: 'True', reason: 'InferenceFailed' });
     expect(await runner.exit).toBe(1);
   });

@@ -8,7 +8,12 @@ import {
   desiredService,
   type ParsedInferenceJob,
 } from '../../../src/operator/inferencejob/desired.ts';
-import { computeStatus, type Observed, reasonOf } from '../../../src/operator/inferencejob/status.ts';
+import {
+  computeStatus,
+  lastWords,
+  type Observed,
+  reasonOf,
+} from '../../../src/operator/inferencejob/status.ts';
 import { kstatusOf } from '../operator/kstatus.ts';
 
 const now = new Date('2026-11-22T00:00:00Z');
@@ -120,7 +125,7 @@ describe('computeStatus', () => {
     });
     expect(done.completionTime).toBe('2026-11-21T23:59:30Z');
     expect(condition(done, 'Succeeded')).toMatchObject({ status: 'True', reason: 'Completed' });
-    expect(condition(done, 'Ready')?.status).toBe('False');
+    expect(condition(done, 'Ready')).toMatchObject({ status: 'True', reason: 'JobSucceeded' });
     const later = computeStatus(
       job({ status: done }),
       { model: { found: false }, job: undefined, runner: { reachable: false, reason: 'gone' } },
@@ -218,8 +223,8 @@ describe('computeStatus', () => {
     expect(status.phase).toBe('Running');
   });
 
-  // kstatus reads a batch/v1 Job as InProgress until it starts, Current while it runs and once
-  // Complete, Failed once Failed. An InferenceJob reads the same way through Reconciling/Stalled.
+  // kstatus reads an InferenceJob the way Argo CD's health check does: InProgress until it has
+  // finished, Current once it succeeded, Failed once it failed (Reconciling/Stalled, then Ready).
   const pendingJob: V1Job = { metadata: { name: 'digits' }, status: {} };
   const failedSnapshot = snapshot({ phase: 'Failed', error: { code: 'input_invalid', message: 'bad idx' } });
   const succeededSnapshot = snapshot({
@@ -248,9 +253,21 @@ describe('computeStatus', () => {
       'runner serving',
       { model: readyModel, job: runningJob, runner: { reachable: true, snapshot: snapshot() } },
       'Running',
-      ['False', 'Started'],
+      ['True', 'Running'],
       'False',
-      'Current',
+      'InProgress',
+    ],
+    [
+      'running, runner briefly unreachable',
+      {
+        model: readyModel,
+        job: runningJob,
+        runner: { reachable: false, reason: 'connect ECONNREFUSED' },
+      },
+      'Running',
+      ['True', 'RunnerNotReachable'],
+      'False',
+      'InProgress',
     ],
     [
       'succeeded',
@@ -280,11 +297,24 @@ describe('computeStatus', () => {
         reason: condition(status, 'Succeeded')?.reason,
         message: condition(status, 'Succeeded')?.message,
       });
-    if (reconciling[0] === 'True') expect(rec?.message).toBe(condition(status, 'Ready')?.message);
+    const ready = condition(status, 'Ready');
+    if (reconciling[0] === 'True')
+      expect(rec?.message).toBe(
+        (ready?.status === 'False' ? ready : condition(status, 'Succeeded'))?.message,
+      );
     expect(kstatusOf({ metadata: { generation: 1 }, status: status as never })).toBe(kstatus);
     // Recomputing from its own output changes nothing: no extra write.
     expect(computeStatus(job({ status }), observed as Observed, now)).toEqual(status);
   });
+
+  /** A stored finished status recomputed an hour later (nothing observed any more), and again. */
+  const recomputedLater = (stored: ReturnType<typeof computeStatus>) => {
+    const later = new Date('2026-11-22T01:00:00Z');
+    const gone: Observed = { model: { found: false }, job: undefined, runner: undefined };
+    const upgraded = computeStatus(job({ status: stored }), gone, later);
+    expect(computeStatus(job({ status: upgraded }), gone, later)).toEqual(upgraded);
+    return upgraded;
+  };
 
   it('adds the kstatus pair to a status that finished before it existed, once', () => {
     const failed = computeStatus(
@@ -296,26 +326,47 @@ describe('computeStatus', () => {
       ...failed,
       conditions: failed.conditions?.filter((c) => c.type === 'Ready' || c.type === 'Succeeded'),
     };
-    expect(kstatusOf({ metadata: { generation: 1 }, status: stored as never })).toBe('Current');
-    const later = new Date('2026-11-22T01:00:00Z');
-    const upgraded = computeStatus(
-      job({ status: stored }),
-      { model: { found: false }, job: undefined, runner: undefined },
-      later,
-    );
+    // Without Stalled, kstatus falls back to Ready (False): InProgress for ever.
+    expect(kstatusOf({ metadata: { generation: 1 }, status: stored as never })).toBe('InProgress');
+    const upgraded = recomputedLater(stored);
     expect(kstatusOf({ metadata: { generation: 1 }, status: upgraded as never })).toBe('Failed');
     expect({ ...upgraded, conditions: upgraded.conditions?.slice(0, 2) }).toEqual(stored);
-    expect(
-      computeStatus(
-        job({ status: upgraded }),
-        { model: { found: false }, job: undefined, runner: undefined },
-        later,
+  });
+
+  it('marks a succeeded status stored with Ready False as Ready, once', () => {
+    const done = computeStatus(
+      job(),
+      { model: readyModel, job: runningJob, runner: { reachable: true, snapshot: succeededSnapshot } },
+      now,
+    );
+    const ready = condition(done, 'Ready');
+    const stored = {
+      ...done,
+      conditions: done.conditions?.map((c) =>
+        c.type === 'Ready'
+          ? { ...c, status: 'False' as const, reason: 'JobFinished', message: 'the job succeeded' }
+          : c,
       ),
-    ).toEqual(upgraded);
+    };
+    expect(kstatusOf({ metadata: { generation: 1 }, status: stored as never })).toBe('InProgress');
+    const upgraded = recomputedLater(stored);
+    expect(condition(upgraded, 'Ready')).toEqual({ ...ready, lastTransitionTime: '2026-11-22T01:00:00Z' });
+    expect(kstatusOf({ metadata: { generation: 1 }, status: upgraded as never })).toBe('Current');
   });
 
   it('spells runner error codes as condition reasons', () => {
     expect(reasonOf('input_invalid')).toBe('InputInvalid');
+  });
+
+  it('keeps the last words of a long message, cut at a word boundary', () => {
+    const log = `Traceback (most recent call last): ${'frame '.repeat(100)}MemoryError: out of memory`;
+    const kept = lastWords(log, 60);
+    expect(kept.length).toBeLessThanOrEqual(60);
+    expect(kept).toBe('…frame frame frame frame frame MemoryError: out of memory');
+    expect(lastWords('short', 60)).toBe('short');
+    // Cut right at a word's start: nothing is dropped.
+    expect(lastWords('aaaa bbbb cccc', 10)).toBe('…bbbb cccc');
+    expect(lastWords('x'.repeat(20), 10)).toBe(`…${'x'.repeat(9)}`);
   });
 });
 

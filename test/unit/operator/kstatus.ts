@@ -6,7 +6,10 @@
  * - status.observedGeneration present and ≠ metadata.generation → InProgress;
  * - the first of the conditions `Reconciling` or `Stalled` with status True, in list order:
  *   Reconciling → InProgress, Stalled → Failed;
+ * - otherwise the Ready condition, if any: True → Current, False or Unknown → InProgress;
  * - otherwise (no kind-specific rules for custom resources) → Current.
+ * The real status.Compute judges every testdata object in test/unit/gitops; this copy serves the
+ * status tables that have no Go toolchain behind them.
  */
 export type KStatus = 'InProgress' | 'Current' | 'Failed' | 'Terminating';
 
@@ -29,5 +32,7 @@ export function kstatusOf(object: Readable): KStatus {
     if (condition.type === 'Reconciling') return 'InProgress';
     if (condition.type === 'Stalled') return 'Failed';
   }
+  const ready = object.status?.conditions?.find((condition) => condition.type === 'Ready');
+  if (ready) return ready.status === 'True' ? 'Current' : 'InProgress';
   return 'Current';
 }
