@@ -1,6 +1,7 @@
--- Argo CD health of a kinfer InferenceJob (Lua 5.1, as Argo CD's gopher-lua runs it).
+-- Argo CD health of a kinfer InferenceJob (Lua 5.1, as Argo CD's gopher-lua runs it: only the base,
+-- table, package and a safe os library are open, so no string.* or math.* here).
 -- Healthy when the job Succeeded; Degraded when it Failed (or Degraded is True);
--- Progressing while it waits or runs, and whenever the status is missing or stale.
+-- Progressing while it waits or runs, and whenever the status is missing or not of this generation.
 local hs = {}
 
 local function condition(conditions, type)
@@ -40,7 +41,7 @@ if status == nil or ((status.conditions == nil or #status.conditions == 0) and s
 end
 
 local generation = obj.metadata.generation
-if generation ~= nil and (status.observedGeneration == nil or status.observedGeneration < generation) then
+if generation ~= nil and status.observedGeneration ~= generation then
   hs.status = "Progressing"
   hs.message = "Waiting for the operator to observe generation " .. tostring(generation)
   return hs
@@ -61,14 +62,9 @@ end
 
 if (succeeded ~= nil and succeeded.status == "True") or (succeeded == nil and status.phase == "Succeeded") then
   hs.status = "Healthy"
-  local message = "Succeeded"
-  if status.progress ~= nil and status.progress.processed ~= nil then
-    message = message .. ": " .. tostring(status.progress.processed) .. " images classified"
-  end
-  if status.result ~= nil and status.result.accuracy ~= nil then
-    message = message .. ", accuracy " .. string.format("%.2f%%", status.result.accuracy * 100)
-  end
-  hs.message = message
+  -- The operator's own summary (images classified, accuracy): formatted in TypeScript, because
+  -- Argo CD opens no string or math library for argocd-cm scripts unless useOpenLibs is set.
+  hs.message = describe(succeeded, "Succeeded")
   return hs
 end
 

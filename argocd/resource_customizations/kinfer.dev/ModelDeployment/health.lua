@@ -1,4 +1,5 @@
--- Argo CD health of a kinfer ModelDeployment (Lua 5.1, as Argo CD's gopher-lua runs it).
+-- Argo CD health of a kinfer ModelDeployment (Lua 5.1, as Argo CD's gopher-lua runs it: only the
+-- base, table, package and a safe os library are open, so no string.* or math.* here).
 -- Healthy only when the operator has seen the current generation and Ready is True;
 -- Degraded when Degraded is True; Progressing otherwise, including no status at all.
 local hs = {}
@@ -37,7 +38,7 @@ if status == nil or status.conditions == nil or #status.conditions == 0 then
 end
 
 local generation = obj.metadata.generation
-if generation ~= nil and (status.observedGeneration == nil or status.observedGeneration < generation) then
+if generation ~= nil and status.observedGeneration ~= generation then
   hs.status = "Progressing"
   hs.message = "Waiting for the operator to observe generation " .. tostring(generation)
   return hs
