@@ -13,10 +13,9 @@ import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ModelDeploymentSpecSchema } from '../src/api/modeldeployment.ts';
-import { KubeClient } from '../src/operator/core/client.ts';
-import { Deployments, resourcePath } from '../src/operator/core/resources.ts';
+import { KubeClient } from '../src/kube/client.ts';
+import { Deployments, ModelDeployments, resourcePath } from '../src/kube/resources.ts';
 import { defaultPredictorConfig, desiredDeployment } from '../src/operator/modeldeployment/desired.ts';
-import { ModelDeployments } from '../src/operator/modeldeployment/reconciler.ts';
 import { startControlPlane } from '../test/support/controlplane.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: untyped list items from the API

@@ -1,4 +1,4 @@
-import { UsageError } from './options.ts';
+import { UsageError } from '../shared/options.ts';
 
 /** Each subcommand lives in its own module, loaded only when asked for, so `kinfer runtime` never loads the Kubernetes client. */
 const commands: Record<

@@ -1,6 +1,6 @@
 import type { ErrorMessage, Point, PredictionMessage, ServerMessage, WelcomeMessage } from '../api/ws.ts';
 import { bearerSubprotocolPrefix, CloseCode, maxPointsPerStroke, subprotocol } from '../api/ws-constants.ts';
-import { type BackoffOptions, backoffDelay, defaultBackoff } from './backoff.ts';
+import { type BackoffOptions, backoffDelay, defaultBackoff } from '../shared/backoff.ts';
 import { Emitter } from './emitter.ts';
 import { ConnectionClosedError, RequestTimeoutError, ServerError } from './errors.ts';
 

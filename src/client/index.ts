@@ -5,7 +5,7 @@
 import WebSocket from 'ws';
 import { DrawingClient, type DrawingClientOptions, type WebSocketConstructor } from './drawing.ts';
 
-export { type BackoffOptions, backoffDelay, defaultBackoff } from './backoff.ts';
+export { type BackoffOptions, backoffDelay, defaultBackoff } from '../shared/backoff.ts';
 export {
   type ConnectionState,
   DrawingClient,

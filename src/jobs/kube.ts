@@ -1,24 +1,8 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import {
-  type InferenceJobSpec,
-  inferenceJobResource,
-  modelDeploymentResource,
-  parseInferenceJob,
-  parseModelDeployment,
-} from '../api/index.ts';
-import { KubeClient } from '../operator/core/client.ts';
-import { type ResourceType, resourcePath } from '../operator/core/resources.ts';
+import { type InferenceJobSpec, parseInferenceJob, parseModelDeployment } from '../api/index.ts';
+import { KubeClient } from '../kube/client.ts';
+import { ConfigMaps, InferenceJobs, ModelDeployments, resourcePath } from '../kube/resources.ts';
 import { JobFailure } from './errors.ts';
-
-export const InferenceJobs: ResourceType = { ...inferenceJobResource, namespaced: true };
-export const ModelDeployments: ResourceType = { ...modelDeploymentResource, namespaced: true };
-const ConfigMaps: ResourceType = {
-  group: '',
-  version: 'v1',
-  plural: 'configmaps',
-  kind: 'ConfigMap',
-  namespaced: true,
-};
 
 /**
  * The runner's reads from the Kubernetes API, for runs where the operator did not pass everything

@@ -1,5 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
+import { backoffDelay } from '../shared/backoff.ts';
+import { describeError } from '../shared/errors.ts';
 import { JobFailure, RetryableError } from './errors.ts';
 import type { LoadedInput } from './input/types.ts';
 import {
@@ -24,12 +26,6 @@ export const defaultRetryPolicy: RetryPolicy = {
   giveUpAfterMs: 120_000,
   requestTimeoutMs: 30_000,
 };
-
-/** Exponential backoff with jitter in [half, full] of the capped delay. */
-export function backoffDelay(attempt: number, policy: RetryPolicy, random = Math.random): number {
-  const capped = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** attempt);
-  return capped * (0.5 + random() * 0.5);
-}
 
 const retryableStatus = new Set([429, 502, 503, 504]);
 
@@ -88,7 +84,7 @@ export async function postBatch(
     answer = await httpPost(endpoint, request, agent, timeoutMs, signal);
   } catch (error) {
     if (signal?.aborted) throw error;
-    throw new RetryableError(`request failed: ${describe(error)}`);
+    throw new RetryableError(`request failed: ${describeError(error)}`);
   }
   const { status } = answer;
   const text = () => answer.body.subarray(0, 300).toString('utf8');
@@ -99,12 +95,6 @@ export async function postBatch(
   if (status < 200 || status >= 300)
     throw new JobFailure('inference_failed', `model answered ${status}: ${text()}`);
   return parseV2Answer(answer.body, answer.headerLength, count);
-}
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: string }).code;
-  return code ? `${code}: ${error.message}` : error.message;
 }
 
 export interface BatchOutcome {
@@ -176,7 +166,7 @@ export async function sendBatches(
               `batch ${index} failed for ${policy.giveUpAfterMs} ms: ${error.message}`,
             );
           }
-          const delayMs = backoffDelay(attempt, policy);
+          const delayMs = backoffDelay(attempt, { ...policy, jitter: 0.5 });
           options.onRetry?.({ index, attempt: attempt + 1, delayMs, reason: error.message });
           await sleep(delayMs, signal);
         }

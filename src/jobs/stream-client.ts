@@ -1,6 +1,6 @@
 import WebSocket, { type ClientOptions } from 'ws';
 import { JobServerMessage } from '../api/jobs.ts';
-import { backoffDelay, defaultBackoff } from '../client/backoff.ts';
+import { backoffDelay, defaultBackoff } from '../shared/backoff.ts';
 
 export interface JobStreamOptions {
   /** `ws://…/ws/jobs/NAME` (or the apiserver's service-proxy URL of it). */

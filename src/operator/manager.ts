@@ -2,14 +2,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { createCache, type ObjectCache } from '../kube/cache.ts';
+import { KubeClient } from '../kube/client.ts';
+import type { Controller } from '../kube/controller.ts';
+import { EventRecorder } from '../kube/events.ts';
+import { LeaderElector } from '../kube/leader.ts';
+import type { KubeObject, ResourceType } from '../kube/resources.ts';
 import { createLogger, type Logger } from '../log.ts';
-import { createCache, type ObjectCache } from './core/cache.ts';
-import { KubeClient } from './core/client.ts';
-import type { Controller } from './core/controller.ts';
-import { EventRecorder } from './core/events.ts';
-import { describe } from './core/informer.ts';
-import { LeaderElector } from './core/leader.ts';
-import type { KubeObject, ResourceType } from './core/resources.ts';
+import { describeError } from '../shared/errors.ts';
 import { OperatorMetrics } from './metrics.ts';
 import type { PredictorConfig } from './modeldeployment/desired.ts';
 
@@ -54,7 +54,7 @@ export interface OperatorContext {
   /** Hooks that feed the standard per-kind metrics; pass them to `new Controller`. */
   controllerHooks(
     kind: string,
-  ): Pick<import('./core/controller.ts').ControllerOptions, 'onReconcile' | 'onDequeue' | 'logger'>;
+  ): Pick<import('../kube/controller.ts').ControllerOptions, 'onReconcile' | 'onDequeue' | 'logger'>;
 }
 
 /** Registers one kind's reconciler: builds its caches (through ctx) and returns its controller. */
@@ -114,7 +114,7 @@ export class Operator {
   }
 
   /** Per cache (resource and selector): lists, watches and watch restarts by reason. */
-  informerStats(): Record<string, import('./core/informer.ts').InformerStats[]> {
+  informerStats(): Record<string, import('../kube/informer.ts').InformerStats[]> {
     return Object.fromEntries(
       [...this.caches.entries()].map(([key, cache]) => [
         key,
@@ -232,7 +232,7 @@ export class Operator {
   private async listen(port: number): Promise<void> {
     this.server = http.createServer((request, response) => {
       void this.serve(request, response).catch((error: unknown) => {
-        this.log.error({ event: 'http.failed', err: describe(error) }, 'health/metrics request failed');
+        this.log.error({ event: 'http.failed', err: describeError(error) }, 'health/metrics request failed');
         if (!response.headersSent) response.writeHead(500).end();
       });
     });

@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { RequestRecord } from './core/client.ts';
+import type { RequestRecord } from '../kube/client.ts';
 
 /** The operator's Prometheus metrics, on their own registry (served on /metrics). */
 export class OperatorMetrics {

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { envName, flagName, parseOptions, UsageError } from '../cli/options.ts';
 import { logLevels } from '../log.ts';
+import { envName, flagName, parseOptions, UsageError } from '../shared/options.ts';
 import { wsConfigShape } from './ws/settings.ts';
 
 /** The bundled model, resolved from this file so `kinfer runtime` works from any directory. */

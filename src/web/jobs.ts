@@ -1,4 +1,5 @@
 import type { JobServerMessage, PreviewMessage } from '../api/jobs.ts';
+import { backoffDelay } from '../shared/backoff.ts';
 
 /**
  * The page's Jobs view: with `?job=ws://HOST:PORT/ws/jobs/NAME` (an InferenceJob's previewEndpoint,
@@ -87,7 +88,7 @@ function followJob(url: string): void {
         return;
       }
       attempt += 1;
-      const delay = Math.min(10_000, 250 * 2 ** attempt);
+      const delay = backoffDelay(attempt, { initialDelayMs: 250, maxDelayMs: 10_000 });
       status.textContent = `reconnecting in ${(delay / 1000).toFixed(1)} s…`;
       status.dataset.state = 'reconnecting';
       setTimeout(connect, delay);

@@ -6,7 +6,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { createLogger } from '../../log.ts';
-import { parseOptions } from '../options.ts';
+import { parseOptions } from '../../shared/options.ts';
 
 /** The downloaded file's digest is not the one the ModelDeployment asked for. */
 export class ChecksumMismatchError extends Error {

@@ -1,4 +1,4 @@
-import { parseOptions } from '../options.ts';
+import { parseOptions } from '../../shared/options.ts';
 
 /** `kinfer job --name NAME --namespace NS [--port 8080] [--model-endpoint URL]`: the InferenceJob runner. */
 export async function run(argv: string[]): Promise<void> {

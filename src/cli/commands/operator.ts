@@ -8,7 +8,7 @@ import { defaultRunnerConfig } from '../../operator/inferencejob/desired.ts';
 import { parseRunnerAccess } from '../../operator/inferencejob/runner-client.ts';
 import { Operator } from '../../operator/manager.ts';
 import { defaultPredictorConfig } from '../../operator/modeldeployment/desired.ts';
-import { booleanFlag, parseOptions } from '../options.ts';
+import { booleanFlag, parseOptions } from '../../shared/options.ts';
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { PredictManyResult } from '../../client/rest.ts';
 import { RestClient } from '../../client/rest.ts';
-import { booleanFlag, parseOptions, UsageError } from '../options.ts';
+import { booleanFlag, parseOptions, UsageError } from '../../shared/options.ts';
 
 const schema = z.object({
   url: z.url({ protocol: /^https?$/ }).default('http://localhost:8080'),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { JobProgress, JobServerMessage, PreviewMessage } from '../../api/jobs.ts';
-import { parseOptions, UsageError } from '../options.ts';
+import { parseOptions, UsageError } from '../../shared/options.ts';
 
 const WatchOptionsSchema = z.object({
   namespace: z.string().min(1).default('default'),
@@ -86,9 +86,8 @@ type Target = { url: string; socket: import('ws').ClientOptions } | { finished: 
 /** Where the stream is, from the InferenceJob's status; waits while the job has no endpoint yet. */
 async function resolveTarget(name: string, namespace: string): Promise<Target> {
   const { KubeConfig } = await import('@kubernetes/client-node');
-  const { KubeClient } = await import('../../operator/core/client.ts');
-  const { resourcePath } = await import('../../operator/core/resources.ts');
-  const { InferenceJobs } = await import('../../jobs/kube.ts');
+  const { KubeClient } = await import('../../kube/client.ts');
+  const { InferenceJobs, resourcePath } = await import('../../kube/resources.ts');
   const { parseInferenceJob } = await import('../../api/index.ts');
   const kc = new KubeConfig();
   kc.loadFromDefault();

@@ -1,6 +1,5 @@
-import { InferenceJobs, ModelDeployments } from '../../jobs/kube.ts';
-import { Controller } from '../core/controller.ts';
-import { controllerOf, Jobs, keyOf } from '../core/resources.ts';
+import { Controller } from '../../kube/controller.ts';
+import { controllerOf, InferenceJobs, Jobs, keyOf, ModelDeployments } from '../../kube/resources.ts';
 import type { ControllerSetup, OperatorContext } from '../manager.ts';
 import { defaultRunnerConfig, type RunnerConfig } from './desired.ts';
 import { InferenceJobReconciler } from './reconciler.ts';

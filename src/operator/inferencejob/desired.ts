@@ -1,6 +1,6 @@
 import type { V1EnvVar, V1Job, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { InferenceJobSpec, InferenceJobStatus } from '../../api/inferencejob.ts';
-import { controllerReference, type KubeObject } from '../core/resources.ts';
+import { controllerReference, type KubeObject } from '../../kube/resources.ts';
 import { DEFAULT_IMAGE } from '../defaults.ts';
 import { restrictedContainer, restrictedPod } from '../pod-security.ts';
 

@@ -2,17 +2,15 @@ import { isDeepStrictEqual } from 'node:util';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { type InferenceJobStatus, parseInferenceJob } from '../../api/index.ts';
 import type { JobTerminationSummary } from '../../api/jobs.ts';
-import { InferenceJobs } from '../../jobs/kube.ts';
-import { createLogger, type Logger } from '../../log.ts';
-import { applyObject, applyStatus, isSubset } from '../core/apply.ts';
-import type { ObjectCache } from '../core/cache.ts';
-import { isNotFound, type KubeClient } from '../core/client.ts';
-import { type Condition, conditionTransitions, findCondition } from '../core/conditions.ts';
-import type { ReconcileResult } from '../core/controller.ts';
-import type { EventRecorder } from '../core/events.ts';
-import { describe } from '../core/informer.ts';
+import { applyObject, applyStatus, isSubset } from '../../kube/apply.ts';
+import type { ObjectCache } from '../../kube/cache.ts';
+import { isNotFound, type KubeClient } from '../../kube/client.ts';
+import { type Condition, conditionTransitions, findCondition } from '../../kube/conditions.ts';
+import type { ReconcileResult } from '../../kube/controller.ts';
+import type { EventRecorder } from '../../kube/events.ts';
 import {
   controllerOf,
+  InferenceJobs,
   Jobs,
   type KubeObject,
   keyOf,
@@ -20,7 +18,9 @@ import {
   resourcePath,
   Services,
   splitKey,
-} from '../core/resources.ts';
+} from '../../kube/resources.ts';
+import { createLogger, type Logger } from '../../log.ts';
+import { describeError } from '../../shared/errors.ts';
 import {
   desiredJob,
   desiredService,
@@ -76,7 +76,7 @@ export class InferenceJobReconciler {
     } catch (error) {
       // The CRD's schema and CEL rules should make this impossible; say so instead of retrying forever.
       this.log.error(
-        { event: 'inferencejob.invalid', key, err: describe(error) },
+        { event: 'inferencejob.invalid', key, err: describeError(error) },
         'InferenceJob does not parse',
       );
       return undefined;

@@ -1,5 +1,6 @@
 import { JobSnapshot } from '../../api/jobs.ts';
-import type { KubeClient } from '../core/client.ts';
+import type { KubeClient } from '../../kube/client.ts';
+import { describeError } from '../../shared/errors.ts';
 import { previewServiceName, RUNNER_PORT } from './desired.ts';
 import type { RunnerObservation } from './status.ts';
 
@@ -31,11 +32,6 @@ function fillTemplate(template: string, name: string, namespace: string): string
 }
 
 /** Reads `GET /v1/jobs/{name}` from the job's runner; never throws (unreachable is an observation). */
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? error.message;
-}
 
 export async function readRunner(
   access: RunnerAccess,
@@ -60,7 +56,7 @@ export async function readRunner(
       body = await response.json();
     }
   } catch (error) {
-    return { reachable: false, reason: `runner not reachable: ${describe(error)}` };
+    return { reachable: false, reason: `runner not reachable: ${describeError(error)}` };
   }
   const parsed = JobSnapshot.safeParse(body);
   if (!parsed.success) {

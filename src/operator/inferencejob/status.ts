@@ -7,7 +7,7 @@ import {
   findCondition,
   rfc3339,
   setCondition,
-} from '../core/conditions.ts';
+} from '../../kube/conditions.ts';
 import { type ParsedInferenceJob, previewEndpoint } from './desired.ts';
 
 /** What the reconciler saw of the ModelDeployment the job refers to. */

@@ -1,17 +1,18 @@
-import { Controller } from '../core/controller.ts';
-import type { InformerEvent } from '../core/informer.ts';
+import { Controller } from '../../kube/controller.ts';
+import type { InformerEvent } from '../../kube/informer.ts';
 import {
   controllerOf,
   Deployments,
   Events,
   type KubeObject,
   keyOf,
+  ModelDeployments,
   Pods,
   Services,
-} from '../core/resources.ts';
+} from '../../kube/resources.ts';
 import type { OperatorContext } from '../manager.ts';
 import { MANAGED_BY } from './desired.ts';
-import { ModelDeploymentReconciler, ModelDeployments } from './reconciler.ts';
+import { ModelDeploymentReconciler } from './reconciler.ts';
 
 /** Children are cached by label, so the operator never holds every Deployment of the cluster. */
 const childSelector = `app.kubernetes.io/managed-by=${MANAGED_BY},app.kubernetes.io/component=predictor`;

@@ -7,7 +7,7 @@ import type {
   V1VolumeMount,
 } from '@kubernetes/client-node';
 import type { ModelDeploymentSpec } from '../../api/modeldeployment.ts';
-import { controllerReference, type KubeObject } from '../core/resources.ts';
+import { controllerReference, type KubeObject } from '../../kube/resources.ts';
 import { DEFAULT_IMAGE } from '../defaults.ts';
 import { restrictedContainer, restrictedPod } from '../pod-security.ts';
 

@@ -1,23 +1,24 @@
 import type { CoreV1Event, V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
-import { ModelDeploymentSpecSchema, modelDeploymentResource } from '../../api/modeldeployment.ts';
-import type { Logger } from '../../log.ts';
-import { applyObject, applyStatus, isSubset } from '../core/apply.ts';
-import type { ObjectCache } from '../core/cache.ts';
-import { ApiError, isNotFound, type KubeClient } from '../core/client.ts';
-import { type Condition, conditionTransitions } from '../core/conditions.ts';
-import type { ReconcileResult } from '../core/controller.ts';
-import type { EventRecorder } from '../core/events.ts';
-import { describe } from '../core/informer.ts';
+import { ModelDeploymentSpecSchema } from '../../api/modeldeployment.ts';
+import { applyObject, applyStatus, isSubset } from '../../kube/apply.ts';
+import type { ObjectCache } from '../../kube/cache.ts';
+import { ApiError, isNotFound, type KubeClient } from '../../kube/client.ts';
+import { type Condition, conditionTransitions } from '../../kube/conditions.ts';
+import type { ReconcileResult } from '../../kube/controller.ts';
+import type { EventRecorder } from '../../kube/events.ts';
 import {
   ConfigMaps,
   controllerOf,
   Deployments,
   type KubeObject,
+  ModelDeployments,
   type ResourceType,
   resourcePath,
   Services,
   splitKey,
-} from '../core/resources.ts';
+} from '../../kube/resources.ts';
+import type { Logger } from '../../log.ts';
+import { describeError } from '../../shared/errors.ts';
 import {
   desiredDeployment,
   desiredService,
@@ -25,14 +26,6 @@ import {
   type PredictorConfig,
 } from './desired.ts';
 import { computeStatus, type ReconcileProblem } from './status.ts';
-
-export const ModelDeployments: ResourceType = {
-  group: modelDeploymentResource.group,
-  version: modelDeploymentResource.version,
-  plural: modelDeploymentResource.plural,
-  kind: modelDeploymentResource.kind,
-  namespaced: true,
-};
 
 export interface ModelDeploymentInformers {
   modelDeployments: ObjectCache;
@@ -221,7 +214,7 @@ export class ModelDeploymentReconciler {
       return {
         problem: {
           reason: 'ApplyFailed',
-          message: `apply ${type.kind} ${desired.metadata.name}: ${describe(error)}`,
+          message: `apply ${type.kind} ${desired.metadata.name}: ${describeError(error)}`,
         },
         ...(permanent ? {} : { retry: error }),
       };

@@ -1,6 +1,6 @@
 import type { CoreV1Event, V1ContainerStatus, V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { ModelDeploymentStatus } from '../../api/modeldeployment.ts';
-import { type Condition, type ConditionUpdate, setCondition } from '../core/conditions.ts';
+import { type Condition, type ConditionUpdate, setCondition } from '../../kube/conditions.ts';
 import { AUTH_VOLUME, type ParsedModelDeployment, selectorString } from './desired.ts';
 
 /** Something that stops the operator from doing its part, reported as Degraded. */

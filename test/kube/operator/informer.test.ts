@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { KubeClient } from '../../../src/operator/core/client.ts';
-import { Informer, type InformerEvent } from '../../../src/operator/core/informer.ts';
-import { ConfigMaps, type KubeObject } from '../../../src/operator/core/resources.ts';
+import { KubeClient } from '../../../src/kube/client.ts';
+import { Informer, type InformerEvent } from '../../../src/kube/informer.ts';
+import { ConfigMaps, type KubeObject } from '../../../src/kube/resources.ts';
 import { testKubeConfig, testKubeconfigPath, useTestNamespace } from '../../support/kube.ts';
 import { kubectl, until } from './support.ts';
 

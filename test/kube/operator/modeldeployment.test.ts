@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeClient } from '../../../src/operator/core/client.ts';
-import { Informer } from '../../../src/operator/core/informer.ts';
+import { KubeClient } from '../../../src/kube/client.ts';
+import { Informer } from '../../../src/kube/informer.ts';
+import { ModelDeployments } from '../../../src/kube/resources.ts';
 import type { Operator } from '../../../src/operator/manager.ts';
-import { ModelDeployments } from '../../../src/operator/modeldeployment/reconciler.ts';
 import { testKubeConfig, testKubeconfigPath, useTestNamespace } from '../../support/kube.ts';
 import {
   conditionsOf,

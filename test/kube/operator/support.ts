@@ -4,8 +4,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from '../../../src/kube/client.ts';
 import { controllers } from '../../../src/operator/controllers.ts';
-import { KubeClient } from '../../../src/operator/core/client.ts';
 import { Operator, type OperatorOptions } from '../../../src/operator/manager.ts';
 import { defaultPredictorConfig } from '../../../src/operator/modeldeployment/desired.ts';
 

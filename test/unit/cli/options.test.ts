@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { booleanFlag, envName, parseOptions, UsageError } from '../../../src/cli/options.ts';
+import { booleanFlag, envName, parseOptions, UsageError } from '../../../src/shared/options.ts';
 
 const schema = z.object({
   port: z.coerce.number().int().min(1).max(65535).default(8080),

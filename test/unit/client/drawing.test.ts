@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { backoffDelay, defaultBackoff } from '../../../src/client/backoff.ts';
 import { DrawingClient, type WebSocketLike, wsUrl } from '../../../src/client/drawing.ts';
 import { ConnectionClosedError, RequestTimeoutError, ServerError } from '../../../src/client/errors.ts';
+import { backoffDelay, defaultBackoff } from '../../../src/shared/backoff.ts';
 
 /** An in-memory WebSocket: the test plays the server. */
 class FakeSocket implements WebSocketLike {

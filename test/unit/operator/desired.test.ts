@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isSubset } from '../../../src/operator/core/apply.ts';
+import { isSubset } from '../../../src/kube/apply.ts';
 import {
   defaultPredictorConfig,
   desiredDeployment,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { inferenceJobSettings, OperatorOptionsSchema } from '../../../src/cli/commands/operator.ts';
-import { parseOptions } from '../../../src/cli/options.ts';
 import { defaultRunnerUrlTemplate } from '../../../src/operator/inferencejob/runner-client.ts';
+import { parseOptions } from '../../../src/shared/options.ts';
 
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) =>
   parseOptions(OperatorOptionsSchema, argv, env).options;

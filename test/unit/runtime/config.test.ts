@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../../src/cli/options.ts';
 import { bundledModelPath, loadRuntimeConfig } from '../../../src/runtime/config.ts';
+import { UsageError } from '../../../src/shared/options.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kinfer-config-'));
 const yamlFile = (name: string, text: string) => {

@@ -1,5 +1,5 @@
-import { elapsedMs, type Logger } from '../../log.ts';
-import { describe } from './informer.ts';
+import { elapsedMs, type Logger } from '../log.ts';
+import { describeError } from '../shared/errors.ts';
 import { WorkQueue, type WorkQueueOptions } from './queue.ts';
 
 /** What a reconcile asks of the queue: nothing (done until something changes) or a later look. */
@@ -91,7 +91,7 @@ export class Controller {
             event: 'reconcile.failed',
             kind: this.options.name,
             key,
-            err: describe(error),
+            err: describeError(error),
             retryInMs: delay,
             elapsedMs: elapsedMs(started),
           },

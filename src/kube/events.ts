@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
-import type { Logger } from '../../log.ts';
+import type { Logger } from '../log.ts';
+import { describeError } from '../shared/errors.ts';
 import type { KubeClient } from './client.ts';
-import { describe } from './informer.ts';
 import { Events, type KubeObject, resourcePath } from './resources.ts';
 
 export type EventType = 'Normal' | 'Warning';
@@ -66,7 +66,7 @@ export class EventRecorder {
           event: 'event.record_failed',
           reason,
           object: `${metadata.namespace}/${metadata.name}`,
-          err: describe(error),
+          err: describeError(error),
         },
         'could not record event',
       );

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { resourceOf } from '../../../src/operator/core/client.ts';
-import {
-  Deployments,
-  keyOf,
-  Leases,
-  Pods,
-  resourcePath,
-  splitKey,
-} from '../../../src/operator/core/resources.ts';
+import { resourceOf } from '../../../src/kube/client.ts';
+import { Deployments, keyOf, Leases, Pods, resourcePath, splitKey } from '../../../src/kube/resources.ts';
 
 describe('resource paths', () => {
   it.each([

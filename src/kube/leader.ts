@@ -1,6 +1,6 @@
-import type { Logger } from '../../log.ts';
+import type { Logger } from '../log.ts';
+import { describeError } from '../shared/errors.ts';
 import { isConflict, isNotFound, type KubeClient } from './client.ts';
-import { describe } from './informer.ts';
 import { Leases, resourcePath } from './resources.ts';
 
 interface LeaseSpec {
@@ -107,7 +107,7 @@ export class LeaderElector {
       );
     } catch (error) {
       this.options.logger?.warn(
-        { event: 'leader.release_failed', err: describe(error) },
+        { event: 'leader.release_failed', err: describeError(error) },
         'could not release the lease',
       );
     }
@@ -175,7 +175,7 @@ export class LeaderElector {
       if (isConflict(error)) this.lease = undefined;
       else
         this.options.logger?.warn(
-          { event: 'leader.renew_failed', err: describe(error) },
+          { event: 'leader.renew_failed', err: describeError(error) },
           'lease update failed',
         );
       if (this.leading) this.lease = undefined;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { conditionTransitions, setCondition } from '../../../src/operator/core/conditions.ts';
+import { conditionTransitions, setCondition } from '../../../src/kube/conditions.ts';
 
 const t0 = new Date('2026-01-01T00:00:00.123Z');
 const t1 = new Date('2026-01-01T00:05:00Z');

@@ -1,3 +1,5 @@
+import { backoffDelay } from '../shared/backoff.ts';
+
 /**
  * A work queue of keys (`namespace/name`) with client-go's semantics:
  * - a key waiting in the queue is there once, however often it is added (de-duplication);
@@ -76,7 +78,10 @@ export class WorkQueue {
   addRateLimited(key: string): number {
     const failures = (this.failures.get(key) ?? 0) + 1;
     this.failures.set(key, failures);
-    const delay = Math.min(this.baseDelayMs * 2 ** (failures - 1), this.maxDelayMs);
+    const delay = backoffDelay(failures - 1, {
+      initialDelayMs: this.baseDelayMs,
+      maxDelayMs: this.maxDelayMs,
+    });
     this.addAfter(key, delay);
     return delay;
   }

@@ -1,4 +1,6 @@
-/** What the operator needs to know about a kind to build its REST paths. */
+import { inferenceJobResource, modelDeploymentResource } from '../api/index.ts';
+
+/** What a client needs to know about a kind to build its REST paths. */
 export interface ResourceType {
   group: string; // '' for the core group
   version: string;
@@ -64,6 +66,22 @@ export const Jobs: ResourceType = {
   version: 'v1',
   plural: 'jobs',
   kind: 'Job',
+  namespaced: true,
+};
+
+/** kinfer's own kinds, from the schemas in src/api (the one place that defines them). */
+export const ModelDeployments: ResourceType = {
+  group: modelDeploymentResource.group,
+  version: modelDeploymentResource.version,
+  plural: modelDeploymentResource.plural,
+  kind: modelDeploymentResource.kind,
+  namespaced: true,
+};
+export const InferenceJobs: ResourceType = {
+  group: inferenceJobResource.group,
+  version: inferenceJobResource.version,
+  plural: inferenceJobResource.plural,
+  kind: inferenceJobResource.kind,
   namespaced: true,
 };
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Controller } from '../../../src/operator/core/controller.ts';
-import { WorkQueue } from '../../../src/operator/core/queue.ts';
+import { Controller } from '../../../src/kube/controller.ts';
+import { WorkQueue } from '../../../src/kube/queue.ts';
 
 describe('WorkQueue', () => {
   beforeEach(() => vi.useFakeTimers());

@@ -1,4 +1,6 @@
-import type { Logger } from '../../log.ts';
+import type { Logger } from '../log.ts';
+import { backoffDelay } from '../shared/backoff.ts';
+import { describeError } from '../shared/errors.ts';
 import { ApiError, isGone, type KubeClient } from './client.ts';
 import { type KubeObject, keyOf, type ResourceType, resourcePath } from './resources.ts';
 
@@ -148,7 +150,12 @@ export class Informer<T extends KubeObject = KubeObject> {
           reason = 'error';
           failures++;
           log?.warn(
-            { event: 'informer.error', resource: this.options.type.plural, err: describe(error), failures },
+            {
+              event: 'informer.error',
+              resource: this.options.type.plural,
+              err: describeError(error),
+              failures,
+            },
             'list/watch failed; retrying',
           );
         }
@@ -156,8 +163,9 @@ export class Informer<T extends KubeObject = KubeObject> {
       this.stats.restarts[reason] = (this.stats.restarts[reason] ?? 0) + 1;
       this.options.onWatchRestart?.(reason);
       if (failures > 0 && !this.stopped) {
-        const delay = Math.min(initial * 2 ** (failures - 1), max);
-        await this.sleep(delay / 2 + Math.random() * (delay / 2));
+        await this.sleep(
+          backoffDelay(failures - 1, { initialDelayMs: initial, maxDelayMs: max, jitter: 0.5 }),
+        );
       }
     }
   }
@@ -288,7 +296,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         handler(event);
       } catch (error) {
         this.options.logger?.error(
-          { event: 'informer.handler_failed', err: describe(error) },
+          { event: 'informer.handler_failed', err: describeError(error) },
           'event handler threw',
         );
       }
@@ -315,9 +323,4 @@ function trim<T extends KubeObject>(object: T): T {
   if (object.metadata?.managedFields === undefined) return object;
   const { managedFields: _, ...metadata } = object.metadata;
   return { ...object, metadata };
-}
-
-export function describe(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
 }
