@@ -1,12 +1,8 @@
-import type { V1Job } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { parseInferenceJob } from '../../../src/api/index.ts';
-import type { JobSnapshot } from '../../../src/api/jobs.ts';
 import {
   defaultRunnerConfig,
   desiredJob,
   desiredService,
-  type ParsedInferenceJob,
 } from '../../../src/operator/inferencejob/desired.ts';
 import {
   computeStatus,
@@ -14,40 +10,20 @@ import {
   type Observed,
   reasonOf,
 } from '../../../src/operator/inferencejob/status.ts';
-import { kstatusOf } from '../operator/kstatus.ts';
+import {
+  failedJob,
+  failedSnapshot,
+  job,
+  labelledResult,
+  now,
+  oomKilledPods,
+  pendingJob,
+  readyModel,
+  runningJob,
+  snapshot,
+  succeededSnapshot,
+} from './ij-scenarios.ts';
 
-const now = new Date('2026-11-22T00:00:00Z');
-
-function job(overrides: Record<string, unknown> = {}): ParsedInferenceJob {
-  return parseInferenceJob({
-    apiVersion: 'kinfer.dev/v1alpha1',
-    kind: 'InferenceJob',
-    metadata: { name: 'digits', namespace: 'ml', uid: 'u-1', generation: 1 },
-    spec: { modelDeploymentRef: { name: 'mnist' }, input: { dataset: 'mnist-test', limit: 100 } },
-    ...overrides,
-  }) as ParsedInferenceJob;
-}
-
-const readyModel = {
-  found: true as const,
-  ready: true,
-  reason: 'Ready',
-  message: '',
-  infer: 'http://mnist.ml.svc.cluster.local:8080/v2/models/mnist-cnn/infer',
-};
-const runningJob: V1Job = {
-  metadata: { name: 'digits', creationTimestamp: new Date('2026-11-21T23:59:00Z') },
-  status: { active: 1, startTime: new Date('2026-11-21T23:59:01Z') },
-};
-const snapshot = (overrides: Partial<JobSnapshot> = {}): JobSnapshot => ({
-  name: 'digits',
-  namespace: 'ml',
-  phase: 'Running',
-  progress: { processed: 40, total: 100, percent: 40 },
-  seq: 7,
-  startTime: '2026-11-21T23:59:02.500Z',
-  ...overrides,
-});
 const condition = (status: ReturnType<typeof computeStatus>, type: string) =>
   status.conditions?.find((c) => c.type === type);
 
@@ -90,15 +66,7 @@ describe('computeStatus', () => {
   });
 
   it('succeeds with the runner result and then stays final', () => {
-    const result = {
-      classCounts: [10, 10, 10, 10, 10, 10, 10, 10, 10, 10],
-      accuracy: 0.99,
-      labelled: 100,
-      imagesPerSecond: 5000,
-      latencyMs: { p50: 3, p99: 9 },
-      retries: 2,
-      durationMs: 20,
-    };
+    const result = labelledResult;
     const done = computeStatus(
       job(),
       {
@@ -119,7 +87,7 @@ describe('computeStatus', () => {
     expect(done.phase).toBe('Succeeded');
     expect(done.result).toEqual({
       classCounts: result.classCounts,
-      accuracy: 0.99,
+      accuracy: 0.9921,
       imagesPerSecond: 5000,
       latencyMs: { p50: 3, p99: 9 },
     });
@@ -158,46 +126,13 @@ describe('computeStatus', () => {
     });
   });
 
-  it("fails a crashed Job with the pod's reason", () => {
-    const failed: V1Job = {
-      ...runningJob,
-      status: {
-        failed: 3,
-        conditions: [
-          {
-            type: 'Failed',
-            status: 'True',
-            reason: 'BackoffLimitExceeded',
-            message: 'Job has reached the specified backoff limit',
-            lastTransitionTime: new Date('2026-11-21T23:59:40Z'),
-          },
-        ],
-      },
-    };
-    const pods = [
-      {
-        metadata: { name: 'digits-abc' },
-        status: {
-          phase: 'Failed',
-          containerStatuses: [
-            {
-              name: 'runner',
-              image: 'x',
-              imageID: '',
-              ready: false,
-              restartCount: 0,
-              state: { terminated: { exitCode: 137, reason: 'OOMKilled' } },
-            },
-          ],
-        },
-      },
-    ];
+  it("fails a crashed Job with the pod's reason and the last words of its message", () => {
     const status = computeStatus(
       job(),
       {
         model: readyModel,
-        job: failed,
-        pods: pods as Observed['pods'],
+        job: failedJob(),
+        pods: oomKilledPods,
         runner: { reachable: false, reason: 'ECONNREFUSED' },
       },
       now,
@@ -205,7 +140,8 @@ describe('computeStatus', () => {
     expect(status.phase).toBe('Failed');
     expect(condition(status, 'Succeeded')).toMatchObject({ status: 'False', reason: 'OOMKilled' });
     expect(condition(status, 'Succeeded')?.message).toContain('backoff limit');
-    expect(condition(status, 'Succeeded')?.message).toContain('exited with code 137');
+    expect(condition(status, 'Succeeded')?.message).toContain('exited with code 137: …');
+    expect(condition(status, 'Succeeded')?.message).toMatch(/: …[a-z]+ [\s\S]*out of memory$/);
     expect(status.completionTime).toBe('2026-11-21T23:59:40Z');
   });
 
@@ -223,15 +159,8 @@ describe('computeStatus', () => {
     expect(status.phase).toBe('Running');
   });
 
-  // kstatus reads an InferenceJob the way Argo CD's health check does: InProgress until it has
-  // finished, Current once it succeeded, Failed once it failed (Reconciling/Stalled, then Ready).
-  const pendingJob: V1Job = { metadata: { name: 'digits' }, status: {} };
-  const failedSnapshot = snapshot({ phase: 'Failed', error: { code: 'input_invalid', message: 'bad idx' } });
-  const succeededSnapshot = snapshot({
-    phase: 'Succeeded',
-    progress: { processed: 100, total: 100, percent: 100 },
-    completionTime: '2026-11-21T23:59:30.000Z',
-  });
+  // The conditions kstatus reads (Reconciling/Stalled, then Ready); what it concludes from them is
+  // judged by its own code in test/unit/gitops.
   it.each([
     [
       'no ModelDeployment',
@@ -239,7 +168,6 @@ describe('computeStatus', () => {
       'Pending',
       ['True', 'ModelDeploymentNotFound'],
       'False',
-      'InProgress',
     ],
     [
       'runner Job created, no pod active yet',
@@ -247,7 +175,6 @@ describe('computeStatus', () => {
       'Pending',
       ['True', 'RunnerNotReachable'],
       'False',
-      'InProgress',
     ],
     [
       'runner serving',
@@ -255,7 +182,6 @@ describe('computeStatus', () => {
       'Running',
       ['True', 'Running'],
       'False',
-      'InProgress',
     ],
     [
       'running, runner briefly unreachable',
@@ -267,7 +193,6 @@ describe('computeStatus', () => {
       'Running',
       ['True', 'RunnerNotReachable'],
       'False',
-      'InProgress',
     ],
     [
       'succeeded',
@@ -275,7 +200,6 @@ describe('computeStatus', () => {
       'Succeeded',
       ['False', 'Completed'],
       'False',
-      'Current',
     ],
     [
       'failed',
@@ -283,9 +207,8 @@ describe('computeStatus', () => {
       'Failed',
       ['False', 'InputInvalid'],
       'True',
-      'Failed',
     ],
-  ] as const)('kstatus: %s', (_what, observed, phase, reconciling, stalled, kstatus) => {
+  ] as const)('kstatus conditions: %s', (_what, observed, phase, reconciling, stalled) => {
     const status = computeStatus(job(), observed as Observed, now);
     expect(status.phase).toBe(phase);
     expect(status.conditions?.map((c) => c.type)).toEqual(['Ready', 'Succeeded', 'Reconciling', 'Stalled']);
@@ -302,7 +225,6 @@ describe('computeStatus', () => {
       expect(rec?.message).toBe(
         (ready?.status === 'False' ? ready : condition(status, 'Succeeded'))?.message,
       );
-    expect(kstatusOf({ metadata: { generation: 1 }, status: status as never })).toBe(kstatus);
     // Recomputing from its own output changes nothing: no extra write.
     expect(computeStatus(job({ status }), observed as Observed, now)).toEqual(status);
   });
@@ -326,10 +248,8 @@ describe('computeStatus', () => {
       ...failed,
       conditions: failed.conditions?.filter((c) => c.type === 'Ready' || c.type === 'Succeeded'),
     };
-    // Without Stalled, kstatus falls back to Ready (False): InProgress for ever.
-    expect(kstatusOf({ metadata: { generation: 1 }, status: stored as never })).toBe('InProgress');
     const upgraded = recomputedLater(stored);
-    expect(kstatusOf({ metadata: { generation: 1 }, status: upgraded as never })).toBe('Failed');
+    expect(condition(upgraded, 'Stalled')).toMatchObject({ status: 'True', reason: 'InputInvalid' });
     expect({ ...upgraded, conditions: upgraded.conditions?.slice(0, 2) }).toEqual(stored);
   });
 
@@ -348,10 +268,8 @@ describe('computeStatus', () => {
           : c,
       ),
     };
-    expect(kstatusOf({ metadata: { generation: 1 }, status: stored as never })).toBe('InProgress');
     const upgraded = recomputedLater(stored);
     expect(condition(upgraded, 'Ready')).toEqual({ ...ready, lastTransitionTime: '2026-11-22T01:00:00Z' });
-    expect(kstatusOf({ metadata: { generation: 1 }, status: upgraded as never })).toBe('Current');
   });
 
   it('spells runner error codes as condition reasons', () => {

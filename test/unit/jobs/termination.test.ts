@@ -10,6 +10,7 @@ import {
 } from '../../../src/operator/inferencejob/desired.ts';
 import { computeStatus } from '../../../src/operator/inferencejob/status.ts';
 import { readTerminationSummary } from '../../../src/operator/inferencejob/termination.ts';
+import { runnerPod } from './ij-scenarios.ts';
 
 const now = new Date('2026-11-22T00:00:00Z');
 
@@ -84,28 +85,12 @@ describe('the runner termination message', () => {
   });
 });
 
-const pod = (name: string, message: string | undefined, exitCode = 0): V1Pod => ({
-  metadata: { name },
-  status: {
-    phase: exitCode === 0 ? 'Succeeded' : 'Failed',
-    containerStatuses: [
-      {
-        name: 'runner',
-        image: 'kinfer',
-        imageID: '',
-        ready: false,
-        restartCount: 0,
-        state: {
-          terminated: {
-            exitCode,
-            reason: exitCode === 0 ? 'Completed' : 'Error',
-            ...(message ? { message } : {}),
-          },
-        },
-      },
-    ],
-  },
-});
+const pod = (name: string, message: string | undefined, exitCode = 0): V1Pod =>
+  runnerPod(name, {
+    exitCode,
+    reason: exitCode === 0 ? 'Completed' : 'Error',
+    ...(message ? { message } : {}),
+  });
 
 describe('readTerminationSummary', () => {
   it('reads the summary a runner pod left', () => {
