@@ -3,12 +3,12 @@
 #   docker build -t ghcr.io/kinfer-dev/kinfer:0.1.0 .
 #   docker run --rm -p 8080:8080 ghcr.io/kinfer-dev/kinfer:0.1.0            # kinfer runtime
 #   docker run --rm ghcr.io/kinfer-dev/kinfer:0.1.0 operator --help
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # Build: all dependencies, TypeScript compiled to dist/ (bin/kinfer.js runs dist/ when src/ is absent).
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -20,7 +20,7 @@ RUN npm run build \
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
