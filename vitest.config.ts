@@ -1,4 +1,9 @@
 import { defineConfig } from 'vitest/config';
+import { applyOnnxruntimeTelemetrySetting } from './src/cli/telemetry.ts';
+
+// Tests load onnxruntime in vitest's own workers too: its telemetry is off there as in kinfer
+// (set here, in the main process, so every worker and child process inherits it).
+applyOnnxruntimeTelemetrySetting();
 
 // Three projects, so each test only pays for what it needs:
 // - unit: pure functions, no I/O beyond reading committed files;

@@ -5,6 +5,8 @@
  *
  *   npx tsx bench/model.ts [--threads 2] [--seconds 3]
  */
+// First: onnxruntime telemetry off before onnxruntime-node loads.
+import './support/no-telemetry.ts';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { loadMnistTest } from '../src/datasets/idx.ts';

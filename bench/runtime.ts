@@ -14,6 +14,8 @@
  * client sends 1, the job runner 64), --sweep w2i1d0,... (workers, intra-op threads, max delay ms
  * to compare at c=64 with binary requests; --sweep-json for JSON ones), --no-sweep.
  */
+// First: onnxruntime telemetry off before onnxruntime-node loads.
+import './support/no-telemetry.ts';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { availableParallelism } from 'node:os';

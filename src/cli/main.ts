@@ -1,4 +1,5 @@
 import { UsageError } from '../shared/options.ts';
+import { applyOnnxruntimeTelemetrySetting } from './telemetry.ts';
 
 /** Each subcommand lives in its own module, loaded only when asked for, so `kinfer runtime` never loads the Kubernetes client. */
 const commands: Record<
@@ -49,6 +50,8 @@ async function main(argv: string[]): Promise<void> {
   }
   const command = commands[name];
   if (!command) throw new UsageError(`unknown command "${name}"\n\n${usage()}`);
+  // Before the command loads: onnxruntime reads it once, when it initialises (in any thread).
+  applyOnnxruntimeTelemetrySetting();
   await (await command.load()).run(rest);
 }
 
