@@ -50,6 +50,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Whole-request timeout; watches pass 0 and rely on their own watchdog. */
   timeoutMs?: number;
+  /** Called with the HTTP status as soon as the response starts (a watch: when it is open). */
+  onResponse?: (status: number) => void;
 }
 
 export interface KubeClientOptions {
@@ -135,6 +137,7 @@ export class KubeClient {
         request.on('error', (error) => reject(wrapTransport(error)));
         request.on('response', (response) => {
           status = response.statusCode ?? 0;
+          options.onResponse?.(status);
           response.setEncoding('utf8');
           const streaming = onLine !== undefined && status < 400;
           if (streaming) response.socket?.setKeepAlive(true, 15_000);

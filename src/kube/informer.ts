@@ -58,6 +58,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   private readonly handlers: ((event: InformerEvent<T>) => void)[] = [];
   private resourceVersion = '';
   private synced = false;
+  /** The last list or watch reached the apiserver (false from a failure until the next success). */
+  private reaching = false;
   private readonly syncWaiters: (() => void)[] = [];
   private stopped = false;
   private current: AbortController | undefined;
@@ -90,6 +92,11 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   hasSynced(): boolean {
     return this.synced;
+  }
+
+  /** Synced, and its list/watch currently reaches the apiserver: what operator readiness requires. */
+  isConnected(): boolean {
+    return this.synced && this.reaching && !this.stopped;
   }
 
   waitForSync(): Promise<void> {
@@ -136,6 +143,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         if (events === 0 && elapsedMs < 1000) {
           failures++;
           reason = 'empty';
+          this.reaching = false;
         } else failures = 0;
       } catch (error) {
         if (this.stopped) break;
@@ -149,6 +157,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         } else {
           reason = 'error';
           failures++;
+          this.reaching = false;
           log?.warn(
             {
               event: 'informer.error',
@@ -210,6 +219,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         this.emit({ type: 'MODIFIED', object, old });
     }
     this.resourceVersion = resourceVersion;
+    this.reaching = true;
     if (!this.synced) {
       this.synced = true;
       for (const waiter of this.syncWaiters.splice(0)) waiter();
@@ -244,6 +254,9 @@ export class Informer<T extends KubeObject = KubeObject> {
             fieldSelector,
           },
           signal: controller.signal,
+          onResponse: (status) => {
+            if (status < 400) this.reaching = true;
+          },
         },
         (line) => {
           const { type: eventType, object } = line as { type: string; object: T & { code?: number } };

@@ -251,8 +251,12 @@ export class Operator {
     if (path === '/healthz') {
       response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/readyz') {
-      // A standby is ready (to take over); a leader once its caches are synced.
-      const synced = [...this.caches.values()].every((cache) => cache.hasSynced());
+      // A standby is ready (to take over); a leader once its caches are synced and, from then on,
+      // only while every informer's list/watch reaches the apiserver (a leader that cannot see
+      // changes is not doing its job, whatever its cache says).
+      const synced = [...this.caches.values()].every((cache) =>
+        cache.informers.every((informer) => informer.isConnected()),
+      );
       const ready =
         this.stopping === undefined &&
         (this.elector && !this.elector.isLeader ? true : this.running && synced);

@@ -1,8 +1,8 @@
-import net from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Operator } from '../../../src/operator/manager.ts';
 import { type ControlPlane, startControlPlane } from '../../support/controlplane.ts';
+import { ApiServerRelay, kubeConfigThrough } from './relay.ts';
 import { kubectl, kubectlApply, kubectlJson, modelDeployment, startOperator, until } from './support.ts';
 
 // A control plane of this file's own, since the apiserver gets restarted under the operator.
@@ -36,54 +36,6 @@ function restarts(operator: Operator): Record<string, number> {
   return total;
 }
 
-/**
- * A TCP relay between the operator and the apiserver that can go silent: `freeze()` stops
- * forwarding on every open connection without closing it (a half-open connection, a stuck NAT or
- * proxy), while new connections still work.
- */
-class FreezableRelay {
-  private readonly server: net.Server;
-  private readonly open = new Set<{ frozen: boolean; sockets: net.Socket[] }>();
-  port = 0;
-
-  constructor(target: { host: string; port: number }) {
-    this.server = net.createServer((client) => {
-      const upstream = net.connect(target.port, target.host);
-      const link = { frozen: false, sockets: [client, upstream] };
-      this.open.add(link);
-      const forward = (from: net.Socket, to: net.Socket) =>
-        from.on('data', (chunk) => {
-          if (!link.frozen) to.write(chunk);
-        });
-      forward(client, upstream);
-      forward(upstream, client);
-      const close = () => {
-        if (link.frozen) return; // a frozen link never tells the other side anything
-        client.destroy();
-        upstream.destroy();
-        this.open.delete(link);
-      };
-      client.on('close', close).on('error', close);
-      upstream.on('close', close).on('error', close);
-    });
-  }
-
-  async listen(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as net.AddressInfo).port;
-  }
-
-  freeze(): number {
-    for (const link of this.open) link.frozen = true;
-    return this.open.size;
-  }
-
-  close(): void {
-    for (const link of this.open) for (const socket of link.sockets) socket.destroy();
-    this.server.close();
-  }
-}
-
 describe('operator resilience', () => {
   it('recovers its watches after an apiserver restart and reconciles changes made afterwards', async () => {
     const kubeconfig = controlPlane.kubeconfigPath;
@@ -111,14 +63,9 @@ describe('operator resilience', () => {
 
   it('does not go deaf when a watch connection goes silent: the watchdog reconnects', async () => {
     const server = new URL(controlPlane.server);
-    const relay = new FreezableRelay({ host: server.hostname, port: Number(server.port) });
+    const relay = new ApiServerRelay({ host: server.hostname, port: Number(server.port) });
     await relay.listen();
-    const kc = new KubeConfig();
-    kc.loadFromFile(controlPlane.kubeconfigPath);
-    const cluster = kc.getCurrentCluster()!;
-    kc.clusters = kc.clusters.map((c) =>
-      c.name === cluster.name ? { ...c, server: `https://127.0.0.1:${relay.port}` } : c,
-    );
+    const kc = kubeConfigThrough(relay, controlPlane.kubeconfigPath);
     // Short server-side timeouts so the test waits seconds, not the production 5-10 minutes.
     const operator = await startOperator(kc, {
       namespaces: [namespace],
