@@ -2,42 +2,102 @@ import { z } from 'zod';
 
 /** `POST /v1/predict`: one digit as pixels, a PNG or canvas strokes, or a list of them. */
 
-export const PointSchema = z.object({ x: z.number(), y: z.number() });
+/**
+ * Bounds on a drawing (runtime settings of the same names): each is also in the OpenAPI document,
+ * and a request over one is a 400 naming the field and the setting.
+ */
+export interface DrawingLimits {
+  /** Points in one stroke. */
+  maxPointsPerStroke: number;
+  /** Strokes in one drawing. */
+  maxStrokes: number;
+  /** |x| and |y| of a point (points outside the canvas are clipped to it). */
+  maxCoordinate: number;
+  /** Largest canvas `width` and `height`. */
+  maxCanvasSize: number;
+}
 
-export const PredictInstanceSchema = z
-  .object({
+export const defaultDrawingLimits: DrawingLimits = {
+  maxPointsPerStroke: 4096,
+  maxStrokes: 256,
+  maxCoordinate: 100_000,
+  maxCanvasSize: 4096,
+};
+
+/** The `/v1/predict` schemas for the given limits (the runtime builds them from its settings). */
+export function predictSchemas(limits: DrawingLimits = defaultDrawingLimits) {
+  const coordinate = z
+    .number()
+    .min(-limits.maxCoordinate, `at least -${limits.maxCoordinate} (maxCoordinate)`)
+    .max(limits.maxCoordinate, `at most ${limits.maxCoordinate} (maxCoordinate)`);
+  const point = z.object({ x: coordinate, y: coordinate });
+  const canvasSide = (what: string) =>
+    z
+      .number()
+      .min(1, 'must be at least 1')
+      .max(limits.maxCanvasSize, `at most ${limits.maxCanvasSize} (maxCanvasSize)`)
+      .describe(`canvas ${what} of the strokes`);
+  const fields = {
     pixels: z
       .array(z.number().min(0).max(255))
       .length(784)
-      .optional()
       .describe('28x28 row-major, 0..255 or 0..1, either polarity'),
     image: z
       .string()
       .min(1)
-      .optional()
       .describe('base64 PNG of any size and colour type (a data: URL prefix is accepted)'),
     strokes: z
-      .array(z.array(PointSchema))
-      .optional()
+      .array(
+        z
+          .array(point)
+          .max(
+            limits.maxPointsPerStroke,
+            `at most ${limits.maxPointsPerStroke} points per stroke (maxPointsPerStroke)`,
+          ),
+      )
+      .max(limits.maxStrokes, `at most ${limits.maxStrokes} strokes (maxStrokes)`)
       .describe('polylines in canvas coordinates (y down); needs width and height'),
-    width: z.number().positive().optional().describe('canvas width of the strokes'),
-    height: z.number().positive().optional().describe('canvas height of the strokes'),
-  })
-  .superRefine((value, ctx) => {
-    const given = (['pixels', 'image', 'strokes'] as const).filter((k) => value[k] !== undefined);
-    if (given.length !== 1) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `exactly one of pixels, image or strokes is required${given.length ? ` (got ${given.join(', ')})` : ''}`,
-      });
-    }
-    if (value.strokes !== undefined) {
-      for (const key of ['width', 'height'] as const) {
-        if (value[key] === undefined)
-          ctx.addIssue({ code: 'custom', path: [key], message: 'required with strokes' });
+    width: canvasSide('width'),
+    height: canvasSide('height'),
+  };
+  const instance = z
+    .object({
+      pixels: fields.pixels.optional(),
+      image: fields.image.optional(),
+      strokes: fields.strokes.optional(),
+      width: fields.width.optional(),
+      height: fields.height.optional(),
+    })
+    .superRefine((value, ctx) => {
+      const given = (['pixels', 'image', 'strokes'] as const).filter((k) => value[k] !== undefined);
+      if (given.length !== 1) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `exactly one of pixels, image or strokes is required${given.length ? ` (got ${given.join(', ')})` : ''}`,
+        });
       }
-    }
-  });
+      if (value.strokes !== undefined) {
+        for (const key of ['width', 'height'] as const) {
+          if (value[key] === undefined)
+            ctx.addIssue({ code: 'custom', path: [key], message: 'required with strokes' });
+        }
+      }
+    });
+  /**
+   * The same instance as three alternatives for the OpenAPI document, which cannot say "exactly
+   * one of" otherwise (zod's refinement is not representable in JSON Schema).
+   */
+  const instanceVariants = [
+    z.object({ pixels: fields.pixels }),
+    z.object({ image: fields.image }),
+    z.object({ strokes: fields.strokes, width: fields.width, height: fields.height }),
+  ];
+  return { point, instance, instanceVariants };
+}
+
+const defaults = predictSchemas();
+export const PointSchema = defaults.point;
+export const PredictInstanceSchema = defaults.instance;
 
 export const PredictRequestSchema = z.union([
   z.object({ instances: z.array(PredictInstanceSchema).min(1) }).strict(),

@@ -100,6 +100,34 @@ export const V2InferResponseSchema = z.object({
   outputs: z.array(V2ResponseOutputSchema),
 });
 
+const ConfigTensorSchema = z.object({
+  name: z.string(),
+  data_type: z.string().describe('Triton spelling: TYPE_FP32'),
+  format: z.string().optional(),
+  /** Without the batch dimension (it is `max_batch_size`). */
+  dims: z.array(z.number().int()),
+});
+
+/**
+ * Triton's model configuration extension (`GET /v2/models/{model}/config`), read by Triton's own
+ * tools (perf_analyzer, model_analyzer) and `tritonclient`'s `get_model_config`.
+ * https://github.com/triton-inference-server/server/blob/main/docs/protocol/extension_model_configuration.md
+ */
+export const V2ModelConfigSchema = z.object({
+  name: z.string(),
+  platform: z.string(),
+  backend: z.string(),
+  max_batch_size: z.number().int(),
+  input: z.array(ConfigTensorSchema),
+  output: z.array(ConfigTensorSchema),
+  dynamic_batching: z.object({
+    preferred_batch_size: z.array(z.number().int()),
+    max_queue_delay_microseconds: z.number().int(),
+  }),
+  version_policy: z.object({ latest: z.object({ num_versions: z.number().int() }) }),
+});
+
+export type V2ModelConfig = z.infer<typeof V2ModelConfigSchema>;
 export type V2InferRequest = z.infer<typeof V2InferRequestSchema>;
 export type V2InferResponse = z.infer<typeof V2InferResponseSchema>;
 export type V2ModelMetadata = z.infer<typeof V2ModelMetadataSchema>;

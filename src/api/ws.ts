@@ -118,8 +118,10 @@ export const wsErrorCodes = [
   'rate_limited',
   /** The session's canvas holds the maximum number of points; `clear` first. */
   'canvas_full',
-  /** The PNG could not be decoded. */
+  /** The PNG could not be decoded, or decodes to more pixels than the server's maxImagePixels. */
   'invalid_image',
+  /** Over a documented limit of the server; `message` names the setting. */
+  'too_large',
   /** The batcher's queue is full; retry shortly. */
   'overloaded',
   /** The model is not loaded and warmed yet. */

@@ -1,7 +1,5 @@
 import { readFileSync } from 'node:fs';
 import cors from '@fastify/cors';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -13,10 +11,14 @@ import { demoPagePlugin } from '../web/serve.ts';
 import type { RuntimeConfig } from './config.ts';
 import { httpStatus, OverloadedError, RuntimeError } from './errors.ts';
 import { installAuth } from './http/auth.ts';
+import { clientErrorHandler, frameworkErrorHandler, servedMethods } from './http/client-errors.ts';
 import { ConnectionBudget, installConnectionLimit } from './http/connection-limit.ts';
+import { decodeContentEncoding } from './http/content-encoding.ts';
 import { healthRoutes } from './http/health.ts';
 import { installMetrics, type RuntimeMetrics } from './http/metrics.ts';
+import { installOpenApi } from './http/openapi.ts';
 import { predictRoutes } from './http/predict.ts';
+import { serverTimeoutOptions } from './http/timeouts.ts';
 import { v2Routes } from './http/v2.ts';
 import type { ServingPredictor } from './inference/predictor.ts';
 import { runtimeWs } from './ws/index.ts';
@@ -59,6 +61,9 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
     return503OnClosing: true,
+    ...serverTimeoutOptions(config),
+    clientErrorHandler: clientErrorHandler(config),
+    frameworkErrors: frameworkErrorHandler,
   });
   app.setValidatorCompiler(() => (data) => ({ value: data }));
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
@@ -83,7 +88,11 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
     const status = (error as FastifyError).statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
       // fastify's own client errors (bad JSON, body over the limit, unsupported media type).
-      return reply.code(status).send({ error: error.message });
+      const message =
+        (error as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+          ? `body: too large, over ${config.bodyLimit} bytes (bodyLimit; a compressed body counts decompressed)`
+          : error.message;
+      return reply.code(status).send({ error: message });
     }
     // The route template, not the URL: a query string may carry a token.
     request.log.error(
@@ -92,9 +101,24 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
     );
     return reply.code(500).send({ error: 'internal server error' });
   });
+  // A path that exists under other methods is a 405 naming them (CORS preflights aside).
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ error: `no route for ${request.method} ${request.url.split('?', 1)[0]}` });
+    const path = request.url.split('?', 1)[0]!;
+    const allowed = servedMethods.filter((method) => app.findRoute({ method, url: path }) !== null);
+    if (allowed.length > 0 && request.method !== 'OPTIONS') {
+      return reply
+        .code(405)
+        .header('allow', allowed.join(', '))
+        .send({
+          error: `method: ${request.method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`,
+        });
+    }
+    return reply.code(404).send({ error: `no route for ${request.method} ${path}` });
   });
+
+  app.addHook('preParsing', async (request, _reply, payload) =>
+    decodeContentEncoding(request.headers['content-encoding'], payload),
+  );
 
   // Draining: answers still go out, but on connections that then close, so keep-alive clients
   // do not hold the server open (fastify closes only the connections idle when close began).
@@ -111,27 +135,17 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
   if (config.corsOrigins.length > 0) {
     await app.register(cors, { origin: config.corsOrigins.includes('*') ? true : config.corsOrigins });
   }
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'kinfer runtime',
-        version,
-        description: 'MNIST digit classifier: KServe V2 and /v1/predict.',
-      },
-      ...(authToken
-        ? {
-            components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-            security: [{ bearer: [] }],
-          }
-        : {}),
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await installOpenApi(app, { version, auth: authToken !== undefined && authToken !== '' });
 
   app.decorate('metrics', installMetrics(app, predictor));
   await app.register(healthRoutes, { predictor, draining: () => app.lifecycle.draining });
-  await app.register(v2Routes, { predictor, maxBatch: config.maxV2Batch, serverVersion: version });
-  await app.register(predictRoutes, { predictor, maxInstances: config.maxV2Batch });
+  await app.register(v2Routes, {
+    predictor,
+    maxBatch: config.maxV2Batch,
+    serverVersion: version,
+    batching: config,
+  });
+  await app.register(predictRoutes, { predictor, maxInstances: config.maxV2Batch, limits: config });
   await app.register(runtimeWs, { config, predictor, authToken, connectionBudget });
   await app.register(demoPagePlugin);
   return app;

@@ -4,6 +4,8 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { logLevels } from '../log.ts';
 import { envName, flagName, parseOptions, UsageError } from '../shared/options.ts';
+import { timeoutsConfigShape } from './http/timeouts.ts';
+import { largestPreprocessCost, limitsConfigShape } from './limits.ts';
 import { wsConfigShape } from './ws/settings.ts';
 
 /** The bundled model, resolved from this file so `kinfer runtime` works from any directory. */
@@ -47,6 +49,14 @@ export const runtimeConfigSchema = z
     workers: int(1, 64).default(2).describe('inference worker threads, each owning a session'),
     intraOpNumThreads: int(1, 64).default(1).describe('onnxruntime threads per session'),
     queueLimit: int(1).default(8192).describe('queued images beyond which requests get 503'),
+    preprocessWorkers: int(1, 64)
+      .default(1)
+      .describe('threads decoding PNGs and rendering strokes, so the event loop never does'),
+    preprocessQueueLimit: int(1)
+      .default(32 * 1024 * 1024)
+      .describe(
+        'preprocessing work queued or running beyond which requests get 503, in decoded PNG pixels (a stroke point counts 256, an image 2048 more)',
+      ),
     maxV2Batch: int(1, 65536).default(1024).describe('most images in one V2 or /v1/predict request'),
     bodyLimit: int(1024)
       .default(32 * 1024 * 1024)
@@ -62,6 +72,8 @@ export const runtimeConfigSchema = z
     drainTimeoutMs: int(0, 600_000)
       .default(20_000)
       .describe('longest wait on shutdown for in-flight HTTP requests before every connection is cut'),
+    ...timeoutsConfigShape,
+    ...limitsConfigShape,
     ...wsConfigShape,
   })
   .superRefine((config, ctx) => {
@@ -70,6 +82,21 @@ export const runtimeConfigSchema = z
         code: 'custom',
         path: ['queueLimit'],
         message: `must be at least maxV2Batch (${config.maxV2Batch}) so the largest request can be queued`,
+      });
+    }
+    const largestRequest = largestPreprocessCost(config);
+    if (config.preprocessQueueLimit < largestRequest) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['preprocessQueueLimit'],
+        message: `must be at least ${largestRequest}, the cost of the largest request the limits allow (maxImagePixels, maxPointsPerRequest, maxV2Batch)`,
+      });
+    }
+    if (config.headersTimeoutMs > config.requestTimeoutMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['headersTimeoutMs'],
+        message: `must be at most requestTimeoutMs (${config.requestTimeoutMs}): the headers are part of the request`,
       });
     }
   });

@@ -14,6 +14,7 @@ export class RuntimeError extends Error {
 
 export type RuntimeErrorCode =
   | 'invalid_input'
+  | 'too_large'
   | 'model_not_found'
   | 'unauthorized'
   | 'overloaded'
@@ -25,6 +26,13 @@ export type RuntimeErrorCode =
 export class InvalidInputError extends RuntimeError {
   constructor(message: string) {
     super('invalid_input', message);
+  }
+}
+
+/** The request is over a documented limit; the message names the field and the setting. */
+export class TooLargeError extends RuntimeError {
+  constructor(message: string) {
+    super('too_large', message);
   }
 }
 
@@ -70,6 +78,7 @@ export class InferenceFailedError extends RuntimeError {
 
 const statusByCode: Record<RuntimeErrorCode, number> = {
   invalid_input: 400,
+  too_large: 413,
   unauthorized: 401,
   model_not_found: 404,
   overloaded: 503,

@@ -42,6 +42,8 @@ export async function startRuntime(config: RuntimeConfig): Promise<RunningRuntim
     maxBatchSize: config.maxBatchSize,
     maxDelayMs: config.maxDelayMs,
     queueLimit: config.queueLimit,
+    preprocessWorkers: config.preprocessWorkers,
+    preprocessQueueLimit: config.preprocessQueueLimit,
   });
   const app = await buildApp({ config, predictor, authToken });
   const inFlight = countInFlight(app.server);

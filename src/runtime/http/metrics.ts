@@ -93,13 +93,14 @@ export function installMetrics(app: FastifyInstance, predictor: ServingPredictor
   const done = (request: object) => {
     if (open.delete(request)) inFlight.dec();
   };
-  app.addHook('onRequest', async (request) => {
+  // Node's response 'close' fires once whatever happens (answered, or the client hung up at any
+  // point); fastify's onRequestAbort misses a hang-up after the body was read.
+  app.addHook('onRequest', async (request, reply) => {
     open.add(request);
     inFlight.inc();
+    reply.raw.once('close', () => done(request));
   });
-  app.addHook('onRequestAbort', async (request) => done(request));
   app.addHook('onResponse', async (request, reply) => {
-    done(request);
     // The route template, never the raw URL: unknown paths would explode the label set.
     const route = request.routeOptions.url ?? 'unmatched';
     const labels = { method: request.method, route };
@@ -107,7 +108,13 @@ export function installMetrics(app: FastifyInstance, predictor: ServingPredictor
     duration.observe(labels, reply.elapsedTime / 1000);
   });
 
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  const text = { content: { 'text/plain': { schema: { type: 'string' } } } };
+  const metricsSchema = {
+    tags: ['Probes'],
+    summary: 'Prometheus metrics',
+    response: { 200: { description: 'metrics in the Prometheus text format', ...text } },
+  };
+  app.get('/metrics', { schema: metricsSchema }, async (_request, reply) => {
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });

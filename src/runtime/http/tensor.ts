@@ -1,30 +1,64 @@
 import { InvalidInputError } from '../errors.ts';
 
+/** The largest finite FP32 value; a double beyond it (rounded) is Infinity as FP32. */
+export const FP32_MAX = 3.4028234663852886e38;
+
+/** Why `value` is not a finite FP32 number, or undefined when it is one. */
+export function fp32Problem(value: number): string | undefined {
+  if (!Number.isFinite(value)) return `expected a finite FP32 number, got ${value}`;
+  if (!Number.isFinite(Math.fround(value))) {
+    return `expected a finite FP32 number, got ${value}, outside the FP32 range (±${Math.fround(FP32_MAX)})`;
+  }
+  return undefined;
+}
+
 /**
- * V2 `data`, flat or nested (any nesting, row-major), into a Float32Array of exactly `expected`
- * finite numbers. Hand-written rather than zod: a 1,024-image request carries 800k numbers.
+ * V2 `data`, flat or nested row-major (at most `maxDepth` levels, the tensor's rank), into a
+ * Float32Array of exactly `expected` finite FP32 numbers. Hand-written rather than zod (a 1,024-image
+ * request carries 800k numbers) and iterative, so no client-controlled depth reaches the stack.
  */
-export function flattenTensorData(data: unknown, expected: number, field: string): Float32Array {
+export function flattenTensorData(
+  data: unknown,
+  expected: number,
+  field: string,
+  maxDepth = 32,
+): Float32Array {
   const out = new Float32Array(expected);
   let n = 0;
-  const walk = (value: unknown): void => {
-    if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) {
-        const v = value[i];
-        if (typeof v === 'number') {
-          if (!Number.isFinite(v))
-            throw new InvalidInputError(`${field}[${n}]: expected a finite FP32 number, got ${v}`);
-          if (n < expected) out[n] = v;
-          n++;
-        } else walk(v);
-      }
-    } else {
-      throw new InvalidInputError(
-        `${field}[${n}]: expected a number or a nested array, got ${typeName(value)}`,
-      );
+  if (!Array.isArray(data)) {
+    throw new InvalidInputError(`${field}[0]: expected a number or a nested array, got ${typeName(data)}`);
+  }
+  // Each level: the array and the index of its next element.
+  const arrays: unknown[][] = [data];
+  const indices: number[] = [0];
+  while (arrays.length > 0) {
+    const depth = arrays.length - 1;
+    const array = arrays[depth]!;
+    const i = indices[depth]!;
+    if (i >= array.length) {
+      arrays.pop();
+      indices.pop();
+      continue;
     }
-  };
-  walk(data);
+    indices[depth] = i + 1;
+    const v = array[i];
+    if (typeof v === 'number') {
+      const problem = fp32Problem(v);
+      if (problem) throw new InvalidInputError(`${field}[${n}]: ${problem}`);
+      if (n < expected) out[n] = v;
+      n++;
+    } else if (Array.isArray(v)) {
+      if (arrays.length >= maxDepth) {
+        throw new InvalidInputError(
+          `${field}: nested deeper than the shape (${maxDepth} dimensions); send it flat or nested as the shape`,
+        );
+      }
+      arrays.push(v);
+      indices.push(0);
+    } else {
+      throw new InvalidInputError(`${field}[${n}]: expected a number or a nested array, got ${typeName(v)}`);
+    }
+  }
   if (n !== expected)
     throw new InvalidInputError(`${field}: expected ${expected} values to match the shape, got ${n}`);
   return out;

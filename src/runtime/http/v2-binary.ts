@@ -1,4 +1,5 @@
 import { InvalidInputError } from '../errors.ts';
+import { fp32Problem } from './tensor.ts';
 
 /**
  * The binary tensor data extension of the V2 protocol (Triton's, used by its clients by default):
@@ -36,8 +37,8 @@ export function fp32FromBytes(bytes: Buffer, field: string): Float32Array {
   const out = new Float32Array(bytes.length / 4);
   new Uint8Array(out.buffer).set(bytes);
   for (let i = 0; i < out.length; i++) {
-    if (!Number.isFinite(out[i]!))
-      throw new InvalidInputError(`${field}[${i}]: expected a finite FP32 number, got ${out[i]}`);
+    const problem = fp32Problem(out[i]!);
+    if (problem) throw new InvalidInputError(`${field}[${i}]: ${problem}`);
   }
   return out;
 }

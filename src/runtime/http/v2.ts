@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
 import {
-  V2ErrorSchema,
   type V2InferRequest,
   V2InferRequestSchema,
   type V2InferResponse,
   V2InferResponseSchema,
+  type V2ModelConfig,
+  V2ModelConfigSchema,
   type V2ModelMetadata,
   V2ModelMetadataSchema,
   V2ModelReadySchema,
@@ -14,6 +16,7 @@ import {
 } from '../../api/v2.ts';
 import { InvalidInputError, ModelNotFoundError, NotReadyError } from '../errors.ts';
 import type { ModelSignature, ServingPredictor } from '../inference/predictor.ts';
+import { errorResponse } from './openapi.ts';
 import { flattenTensorData } from './tensor.ts';
 import { binaryResponse, fp32FromBytes, inferenceHeaderLength, splitBinaryBody } from './v2-binary.ts';
 import { jsonSchema, parseInput } from './zod.ts';
@@ -23,26 +26,38 @@ export interface V2Options {
   /** Most images one infer request may carry (split across batches by the batcher). */
   maxBatch: number;
   serverVersion: string;
+  /** The batcher's settings, for the model configuration. */
+  batching: { maxBatchSize: number; maxDelayMs: number };
 }
 
 /** The one model version served. */
 const modelVersion = '1';
 
-const errors = {
-  400: jsonSchema(V2ErrorSchema),
-  404: jsonSchema(V2ErrorSchema),
-  503: jsonSchema(V2ErrorSchema),
-};
 const tags = ['V2 inference protocol'];
-const modelParams = {
-  type: 'object',
-  properties: { model: { type: 'string' }, version: { type: 'string' } },
-} as const;
+/**
+ * Path parameters of the unversioned and the versioned form of each model route: the one model
+ * and version served (anything else is a 404), so a client or fuzzer reading the document knows.
+ */
+const modelRoutes = (model: string, path: string) => {
+  const params = (withVersion: boolean) => ({
+    type: 'object',
+    required: withVersion ? ['model', 'version'] : ['model'],
+    properties: {
+      model: { type: 'string', enum: [model] },
+      ...(withVersion ? { version: { type: 'string', enum: [modelVersion] } } : {}),
+    },
+  });
+  return [
+    { url: `/v2/models/:model${path}`, params: params(false) },
+    { url: `/v2/models/:model/versions/:version${path}`, params: params(true) },
+  ];
+};
+const errors = { 503: errorResponse('the model is not loaded yet (or failed to load)') };
 
 /** The Open Inference Protocol (KServe V2) REST endpoints. */
 export async function v2Routes(
   app: FastifyInstance,
-  { predictor, maxBatch, serverVersion }: V2Options,
+  { predictor, maxBatch, serverVersion, batching }: V2Options,
 ): Promise<void> {
   const readySignature = (): ModelSignature => {
     if (!predictor.ready || !predictor.signature) throw new NotReadyError(predictor.loadError);
@@ -92,10 +107,23 @@ export async function v2Routes(
     },
   );
 
-  const metadata = async (request: { params: unknown }): Promise<V2ModelMetadata> => {
-    const params = request.params as { model: string; version?: string };
-    checkModel(params);
-    const { inputs, outputs } = readySignature();
+  /** A GET model route and its versioned twin: the model checked, then answered when ready. */
+  const modelGet = <T>(
+    path: string,
+    summary: string,
+    response: z.ZodType,
+    answer: (signature: ModelSignature) => T,
+  ) => {
+    for (const { url, params } of modelRoutes(predictor.model.name, path)) {
+      const schema = { tags, summary, params, response: { 200: jsonSchema(response), ...errors } };
+      app.get(url, { schema }, async (request): Promise<T> => {
+        checkModel(request.params as { model: string; version?: string });
+        return answer(readySignature());
+      });
+    }
+  };
+
+  modelGet('', 'Model metadata', V2ModelMetadataSchema, ({ inputs, outputs }): V2ModelMetadata => {
     const describe = (t: { name: string; shape: number[] }) => ({
       name: t.name,
       datatype: 'FP32',
@@ -108,30 +136,34 @@ export async function v2Routes(
       inputs: inputs.map(describe),
       outputs: outputs.map(describe),
     };
-  };
-  const metadataSchema = {
-    tags,
-    summary: 'Model metadata',
-    params: modelParams,
-    response: { 200: jsonSchema(V2ModelMetadataSchema), ...errors },
-  };
-  app.get('/v2/models/:model', { schema: metadataSchema }, metadata);
-  app.get('/v2/models/:model/versions/:version', { schema: metadataSchema }, metadata);
-
-  const ready = async (request: { params: unknown }) => {
-    const params = request.params as { model: string; version?: string };
-    checkModel(params);
-    readySignature();
-    return { name: predictor.model.name, ready: true };
-  };
-  const readySchema = {
-    tags,
-    summary: 'Model ready',
-    params: modelParams,
-    response: { 200: jsonSchema(V2ModelReadySchema), ...errors },
-  };
-  app.get('/v2/models/:model/ready', { schema: readySchema }, ready);
-  app.get('/v2/models/:model/versions/:version/ready', { schema: readySchema }, ready);
+  });
+  modelGet('/ready', 'Model ready', V2ModelReadySchema, () => ({ name: predictor.model.name, ready: true }));
+  modelGet(
+    '/config',
+    "Model configuration (Triton's extension)",
+    V2ModelConfigSchema,
+    (signature): V2ModelConfig => {
+      const dims = (t: { shape: number[] }) => t.shape.slice(1);
+      return {
+        name: predictor.model.name,
+        platform: 'onnxruntime_onnx',
+        backend: 'onnxruntime',
+        max_batch_size: maxBatch,
+        input: signature.inputs.map((t) => ({
+          name: t.name,
+          data_type: 'TYPE_FP32',
+          format: 'FORMAT_NONE',
+          dims: dims(t),
+        })),
+        output: signature.outputs.map((t) => ({ name: t.name, data_type: 'TYPE_FP32', dims: dims(t) })),
+        dynamic_batching: {
+          preferred_batch_size: [batching.maxBatchSize],
+          max_queue_delay_microseconds: Math.round(batching.maxDelayMs * 1000),
+        },
+        version_policy: { latest: { num_versions: 1 } },
+      };
+    },
+  );
 
   const infer = async (request: FastifyRequest, reply: FastifyReply) => {
     const params = request.params as { model: string; version?: string };
@@ -174,7 +206,7 @@ export async function v2Routes(
       }
     }
     const values = count * rest.reduce((a, b) => a * b, 1);
-    const data = readInputData(input, values, binary);
+    const data = readInputData(input, values, binary, input.shape.length);
     const probabilities = await predictor.predict(data, count);
     const shape = [count, probabilities.length / count];
     const output = { name: modelOutput.name, datatype: 'FP32', shape };
@@ -196,16 +228,32 @@ export async function v2Routes(
       .header(inferenceHeaderLength, String(answer.headerLength))
       .send(answer.body);
   };
-  const inferSchema = {
-    tags,
-    summary: 'Inference',
-    description: `FP32 input "input" of shape [N,1,28,28] (pixels 0..1, white on black), N up to ${maxBatch}; data flat or nested.`,
-    params: modelParams,
-    body: jsonSchema(V2InferRequestSchema),
-    response: { 200: jsonSchema(V2InferResponseSchema), ...errors },
-  };
-  app.post('/v2/models/:model/infer', { schema: inferSchema }, infer);
-  app.post('/v2/models/:model/versions/:version/infer', { schema: inferSchema }, infer);
+  const binary = { type: 'string', format: 'binary' };
+  for (const { url, params } of modelRoutes(predictor.model.name, '/infer')) {
+    const schema = {
+      tags,
+      summary: 'Inference',
+      description: `FP32 input "input" of shape [N,1,28,28] (pixels 0..1, white on black), N up to ${maxBatch}; data flat or nested. With the binary tensor data extension, a JSON header of Inference-Header-Content-Length bytes and the raw tensor, in and out. Bodies may be gzip or deflate (Content-Encoding).`,
+      params,
+      body: {
+        content: {
+          'application/json': { schema: jsonSchema(V2InferRequestSchema) },
+          'application/octet-stream': { schema: binary },
+        },
+      },
+      response: {
+        200: {
+          description: 'the outputs, as JSON, or with binary outputs a JSON header and the raw tensor',
+          content: {
+            'application/json': { schema: jsonSchema(V2InferResponseSchema) },
+            'application/octet-stream': { schema: binary },
+          },
+        },
+        ...errors,
+      },
+    };
+    app.post(url, { schema }, infer);
+  }
 }
 
 /** The input's values: JSON `data`, or its binary bytes after the JSON header. */
@@ -213,6 +261,7 @@ function readInputData(
   input: V2InferRequest['inputs'][number],
   values: number,
   binary: Buffer | undefined,
+  rank: number,
 ): Float32Array {
   const size = input.parameters?.binary_data_size;
   if (size === undefined) {
@@ -223,7 +272,7 @@ function readInputData(
     }
     if (input.data === undefined)
       throw new InvalidInputError('inputs[0].data: required (or binary_data_size with binary data)');
-    return flattenTensorData(input.data, values, 'inputs[0].data');
+    return flattenTensorData(input.data, values, 'inputs[0].data', rank);
   }
   if (input.data !== undefined)
     throw new InvalidInputError('inputs[0].data: not allowed together with binary_data_size');

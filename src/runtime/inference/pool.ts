@@ -1,22 +1,12 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { createLogger } from '../../log.ts';
-import { InferenceFailedError, InvalidInputError, NotReadyError } from '../errors.ts';
+import { InferenceFailedError, NotReadyError } from '../errors.ts';
+import { startThread } from '../threads.ts';
 import type { TensorInfo, WorkerEvent, WorkerInit, WorkerRequest } from './protocol.ts';
 
 const log = createLogger('runtime.pool');
 
-// From the compiled dist the worker is plain .js. From sources (tsx, vitest) it is a .ts file, and
-// Node 20 refuses a .ts worker entry even with `--import tsx` in execArgv, so a tiny eval'd
-// bootstrap registers tsx's loader inside the worker first and then imports the real file.
-const fromSources = import.meta.url.endsWith('.ts');
-const workerUrl = new URL(fromSources ? './worker.ts' : './worker.js', import.meta.url);
-
-function newWorker(workerData: WorkerInit): Worker {
-  if (!fromSources) return new Worker(workerUrl, { workerData });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(workerUrl.href)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData });
-}
+const newWorker = (workerData: WorkerInit): Worker => startThread(import.meta.url, 'worker', workerData);
 
 export interface ModelSignature {
   inputs: TensorInfo[];
@@ -87,11 +77,6 @@ export class WorkerPool {
     return this.send<RunResult>((id) => ({ type: 'run', id, data, count }), [data.buffer as ArrayBuffer]);
   }
 
-  /** Decodes and normalises a PNG on a worker; rejects with InvalidInputError for a bad file. */
-  preprocessPng(png: Buffer): Promise<Float32Array> {
-    return this.send<Float32Array>((id) => ({ type: 'png', id, png }));
-  }
-
   private send<T>(request: (id: number) => WorkerRequest, transfer: ArrayBuffer[] = []): Promise<T> {
     const live = this.slots.filter((s) => !s.lost);
     if (live.length === 0) {
@@ -114,13 +99,11 @@ export class WorkerPool {
   /** Routes results to their callers; a worker that dies fails its batches and is replaced. */
   private watch(slot: Slot): void {
     slot.worker.on('message', (event: WorkerEvent) => {
-      if (event.type !== 'result' && event.type !== 'image' && event.type !== 'error') return;
+      if (event.type !== 'result' && event.type !== 'error') return;
       const waiter = slot.pending.get(event.id);
       slot.pending.delete(event.id);
       if (!waiter) return;
       if (event.type === 'result') waiter.resolve({ output: event.output, inferenceMs: event.inferenceMs });
-      else if (event.type === 'image') waiter.resolve(event.image);
-      else if (event.invalid) waiter.reject(new InvalidInputError(event.message));
       else {
         log.error({ event: 'inference.failed', error: event.message }, 'inference failed');
         waiter.reject(new InferenceFailedError());

@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { createLogger, elapsedMs } from '../../log.ts';
-import { InvalidInputError, NotReadyError } from '../errors.ts';
-import { fromPng } from '../preprocess/png.ts';
+import { InferenceFailedError, InvalidInputError, NotReadyError } from '../errors.ts';
+import type { PreprocessJob } from '../preprocess/jobs.ts';
+import { PreprocessPool } from '../preprocess/pool.ts';
 import { Batcher, type BatchStats } from './batcher.ts';
 import { ModelLoadError, readModel } from './model.ts';
 import { type ModelSignature, WorkerPool } from './pool.ts';
@@ -28,8 +29,14 @@ export interface ServingPredictor extends Predictor {
   readonly queuedImages: number;
   readonly runningBatches: number;
   onBatch(observer: (stats: BatchStats) => void): () => void;
-  /** `fromPng`, but large images are decoded on a worker thread, never on the event loop. */
-  preprocessPng(png: Buffer): Promise<Float32Array>;
+  /**
+   * Preprocesses `jobs` into `jobs.length * 784` floats on the preprocessing threads, never on
+   * the event loop; rejects with OverloadedError when their queue is full and with a
+   * JobInputError (naming the job) for a bad input.
+   */
+  preprocess(jobs: PreprocessJob[]): Promise<Float32Array>;
+  /** Preprocessing work queued or running, in cost units (for metrics). */
+  readonly preprocessPending: number;
 }
 
 export interface PredictorOptions {
@@ -42,16 +49,17 @@ export interface PredictorOptions {
   maxBatchSize: number;
   maxDelayMs: number;
   queueLimit: number;
+  /** Preprocessing threads and the cost their queue may hold (src/runtime/preprocess/pool.ts). */
+  preprocessWorkers: number;
+  preprocessQueueLimit: number;
 }
 
 const log = createLogger('runtime.predictor');
 
-/** PNGs up to this many pixels (about 100x100) are decoded inline. */
-const INLINE_PNG_PIXELS = 10_000;
-
 /** The in-process predictor: worker threads owning ORT sessions behind one dynamic batcher. */
 export class LocalPredictor implements ServingPredictor {
   private pool: WorkerPool | undefined;
+  private preprocessing: PreprocessPool | undefined;
   private batcher: Batcher | undefined;
   private digest = '';
   private failure: string | undefined;
@@ -98,6 +106,10 @@ export class LocalPredictor implements ServingPredictor {
    * `loadError`) when it cannot.
    */
   start(): Promise<void> {
+    this.preprocessing ??= new PreprocessPool(
+      this.options.preprocessWorkers,
+      this.options.preprocessQueueLimit,
+    );
     this.starting ??= this.load().catch((error: Error) => {
       const failure = error instanceof ModelLoadError ? error : new ModelLoadError(error.message);
       this.failure = failure.message;
@@ -166,27 +178,34 @@ export class LocalPredictor implements ServingPredictor {
         new InvalidInputError(`expected ${count} images of ${inputSize} values, got ${images.length} values`),
       );
     }
-    return batcher.submit(images, count);
+    return batcher.submit(images, count).then(requireFinite);
   }
 
-  preprocessPng(png: Buffer): Promise<Float32Array> {
-    // A small PNG costs less to decode than a message to a worker; a large one (a 2048x2048 PNG
-    // takes ~300 ms) would stall every socket, so it goes to a worker.
-    const pixels = png.length >= 24 ? png.readUInt32BE(16) * png.readUInt32BE(20) : 0;
-    if (pixels <= INLINE_PNG_PIXELS || !this.pool) {
-      try {
-        return Promise.resolve(fromPng(png));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
-    return this.pool.preprocessPng(png);
+  preprocess(jobs: PreprocessJob[]): Promise<Float32Array> {
+    if (!this.preprocessing) return Promise.reject(new NotReadyError());
+    return this.preprocessing.run(jobs);
+  }
+
+  get preprocessPending(): number {
+    return this.preprocessing?.pendingCost ?? 0;
   }
 
   /** Takes no new work, finishes what is queued and running, then stops the workers. */
   async close(): Promise<void> {
     if (this.starting) await this.starting.catch(() => {});
     await this.batcher?.close();
-    await this.pool?.close();
+    await Promise.all([this.pool?.close(), this.preprocessing?.close()]);
   }
+}
+
+/** A model output that is not finite (an input far outside what it was trained on) is our 500. */
+function requireFinite(output: Float32Array): Float32Array {
+  for (let i = 0; i < output.length; i++) {
+    if (!Number.isFinite(output[i]!)) {
+      throw new InferenceFailedError(
+        `the model answered a value that is not a finite number (output ${i}: ${output[i]}); the input is probably far outside the range it was trained on`,
+      );
+    }
+  }
+  return output;
 }

@@ -23,11 +23,7 @@ export type WorkerEvent =
   | { type: 'ready'; inputs: TensorInfo[]; outputs: TensorInfo[]; loadMs: number; warmupMs: number }
   | { type: 'failed'; message: string }
   | { type: 'result'; id: number; output: Float32Array; inferenceMs: number }
-  | { type: 'image'; id: number; image: Float32Array }
-  /** `invalid` marks the caller's fault (a bad PNG), anything else is ours. */
-  | { type: 'error'; id: number; message: string; invalid?: boolean };
+  | { type: 'error'; id: number; message: string };
 
-export type WorkerRequest =
-  | { type: 'run'; id: number; data: Float32Array; count: number }
-  /** Decode and MNIST-normalise a PNG here rather than on the event loop (large ones take long). */
-  | { type: 'png'; id: number; png: Uint8Array };
+/** Inference only: preprocessing has its own threads (src/runtime/preprocess/pool.ts). */
+export type WorkerRequest = { type: 'run'; id: number; data: Float32Array; count: number };

@@ -1,7 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import { InvalidInputError } from '../errors.ts';
-import { fromPng } from '../preprocess/png.ts';
 import {
   rowSize,
   type TensorInfo,
@@ -59,22 +57,6 @@ async function main(): Promise<void> {
   }
   port.on('message', async (request: WorkerRequest) => {
     const { id } = request;
-    if (request.type === 'png') {
-      try {
-        const image = fromPng(
-          Buffer.from(request.png.buffer, request.png.byteOffset, request.png.byteLength),
-        );
-        post({ type: 'image', id, image }, [image.buffer as ArrayBuffer]);
-      } catch (error) {
-        post({
-          type: 'error',
-          id,
-          message: (error as Error).message,
-          invalid: error instanceof InvalidInputError,
-        });
-      }
-      return;
-    }
     const start = performance.now();
     try {
       const out = await run(request.data, request.count);

@@ -2,7 +2,7 @@ import { PNG } from 'pngjs';
 import { InvalidInputError } from '../errors.ts';
 import { normalizeDigit, toWhiteOnBlack } from './normalize.ts';
 
-/** Larger images are refused before decoding (a small PNG can inflate to gigabytes). */
+/** The default bound on decoded pixels (the runtime passes its `maxImagePixels`). */
 export const MAX_PNG_PIXELS = 4096 * 4096;
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -10,8 +10,8 @@ const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
  * A PNG of any size, colour type and bit depth (pngjs expands everything to 8-bit RGBA): turned
  * to grey, dark-on-light inverted, then MNIST-normalised. Throws InvalidInputError on a bad file.
  */
-export function fromPng(png: Buffer): Float32Array {
-  const { width, height, data } = decode(png);
+export function fromPng(png: Buffer, maxPixels = MAX_PNG_PIXELS): Float32Array {
+  const { width, height, data } = decode(png, maxPixels);
   const n = width * height;
   const gray = new Float32Array(n);
   let transparent = false;
@@ -39,14 +39,21 @@ export function fromPng(png: Buffer): Float32Array {
   return normalizeDigit(toWhiteOnBlack(gray, width, height), width, height);
 }
 
-function decode(png: Buffer): PNG {
-  if (png.length < 24 || !png.subarray(0, 8).equals(SIGNATURE)) {
-    throw new InvalidInputError('image: not a PNG file');
-  }
-  const width = png.readUInt32BE(16);
-  const height = png.readUInt32BE(20);
-  if (width === 0 || height === 0 || width * height > MAX_PNG_PIXELS) {
-    throw new InvalidInputError(`image: ${width}x${height} is outside 1..${MAX_PNG_PIXELS} pixels`);
+/** Width and height from a PNG's header, or undefined when it is not a PNG. */
+export function pngDimensions(png: Buffer): { width: number; height: number } | undefined {
+  if (png.length < 24 || !png.subarray(0, 8).equals(SIGNATURE)) return undefined;
+  return { width: png.readUInt32BE(16), height: png.readUInt32BE(20) };
+}
+
+/** Larger images are refused before decoding (a small PNG can inflate to gigabytes). */
+function decode(png: Buffer, maxPixels: number): PNG {
+  const size = pngDimensions(png);
+  if (!size) throw new InvalidInputError('image: not a PNG file');
+  const { width, height } = size;
+  if (width === 0 || height === 0 || width * height > maxPixels) {
+    throw new InvalidInputError(
+      `image: ${width}x${height} is outside 1..${maxPixels} pixels (maxImagePixels)`,
+    );
   }
   try {
     return PNG.sync.read(png);

@@ -80,8 +80,14 @@ export function fromStrokes(
   });
 }
 
-/** A round-capped segment of radius `r`, anti-aliased over one pixel; ink only ever increases. */
+/**
+ * A round-capped segment of radius `r`, anti-aliased over one pixel; ink only ever increases.
+ * Only pixels that can be within `r + 0.5` of the segment are visited: on each row, the part of the
+ * segment inside the band of rows `r + 0.5` around it, widened by `r + 0.5`; so a long diagonal
+ * costs its length times the pen width, not its bounding box.
+ */
 function drawSegment(ink: Float32Array, w: number, h: number, a: Point, b: Point, r: number): void {
+  const reach = r + 0.5;
   const x0 = Math.max(0, Math.floor(Math.min(a.x, b.x) - r - 1));
   const x1 = Math.min(w - 1, Math.ceil(Math.max(a.x, b.x) + r + 1));
   const y0 = Math.max(0, Math.floor(Math.min(a.y, b.y) - r - 1));
@@ -90,13 +96,27 @@ function drawSegment(ink: Float32Array, w: number, h: number, a: Point, b: Point
   const dy = b.y - a.y;
   const lengthSquared = dx * dx + dy * dy;
   for (let y = y0; y <= y1; y++) {
-    for (let x = x0; x <= x1; x++) {
+    const py = y + 0.5;
+    let from = 0;
+    let to = 1;
+    if (dy !== 0) {
+      const t1 = (py - reach - a.y) / dy;
+      const t2 = (py + reach - a.y) / dy;
+      from = Math.max(0, Math.min(t1, t2));
+      to = Math.min(1, Math.max(t1, t2));
+      if (from > to) continue;
+    } else if (Math.abs(py - a.y) > reach) continue;
+    const xa = a.x + from * dx;
+    const xb = a.x + to * dx;
+    const start = Math.max(x0, Math.floor(Math.min(xa, xb) - reach - 1));
+    const end = Math.min(x1, Math.ceil(Math.max(xa, xb) + reach + 1));
+    for (let x = start; x <= end; x++) {
       const px = x + 0.5;
-      const py = y + 0.5;
       const t =
         lengthSquared > 0 ? Math.min(1, Math.max(0, ((px - a.x) * dx + (py - a.y) * dy) / lengthSquared)) : 0;
-      const distance = Math.hypot(px - (a.x + t * dx), py - (a.y + t * dy));
-      const coverage = Math.min(1, Math.max(0, r + 0.5 - distance));
+      const ex = px - (a.x + t * dx);
+      const ey = py - (a.y + t * dy);
+      const coverage = Math.min(1, Math.max(0, reach - Math.sqrt(ex * ex + ey * ey)));
       const i = y * w + x;
       if (coverage > ink[i]!) ink[i] = coverage;
     }

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { RuntimeConfig } from '../config.ts';
 import type { ConnectionBudget } from '../http/connection-limit.ts';
-import type { Predictor } from '../inference/predictor.ts';
-import { fromPixels, fromPng, fromStrokes } from '../preprocess/index.ts';
+import type { ServingPredictor } from '../inference/predictor.ts';
+import type { PreprocessJob } from '../preprocess/jobs.ts';
 import { wsPlugin } from './plugin.ts';
 import { wsSettingsFromConfig } from './settings.ts';
 
@@ -21,14 +21,20 @@ export async function runtimeWs(
     connectionBudget,
   }: {
     config: RuntimeConfig;
-    predictor: Predictor;
+    predictor: ServingPredictor;
     authToken?: string | undefined;
     connectionBudget?: ConnectionBudget | undefined;
   },
 ): Promise<void> {
+  const one = (job: PreprocessJob) => predictor.preprocess([job]);
   await wsPlugin(app, {
     predictor,
-    preprocess: { fromPixels, fromPng, fromStrokes },
+    // On the preprocessing threads, never on the event loop, counted against their queue.
+    preprocess: {
+      fromPixels: (pixels) => one({ kind: 'pixels', pixels }),
+      fromPng: (png) => one({ kind: 'png', png, maxPixels: config.maxImagePixels }),
+      fromStrokes: (strokes, width, height) => one({ kind: 'strokes', strokes, width, height }),
+    },
     settings: wsSettingsFromConfig(config),
     authTokens: authToken ? [authToken] : [],
     registry: app.hasDecorator('metrics') ? app.metrics.registry : undefined,

@@ -160,8 +160,18 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
       receive(connection, data as Buffer, isBinary, send);
       throttle(connection);
     });
+    // A malformed frame is the client's mistake (ws closes with 1002/1009): one short debug line,
+    // no stack trace, so a hostile client cannot fill the log.
     ws.on('error', (error) => {
-      log.info({ event: 'ws.protocol_error', sessionId: connection.session.id, err: error }, error.message);
+      log.debug(
+        {
+          event: 'ws.protocol_error',
+          sessionId: connection.session.id,
+          code: (error as { code?: string }).code,
+          reason: error.message,
+        },
+        'malformed WebSocket frame',
+      );
     });
     ws.on('close', (code) => {
       metrics.closed(code);
@@ -309,7 +319,18 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
   } satisfies WsStats);
 
   // A plain GET on the endpoint explains itself instead of a bare 404.
-  app.get(path, async (_request, reply) =>
+  const upgradeRequired = {
+    description: 'a WebSocket endpoint: connect with an Upgrade request (subprotocol "kinfer")',
+    type: 'object',
+    required: ['error'],
+    properties: { error: { type: 'string' } },
+  };
+  const schema = {
+    tags: ['Drawing sessions'],
+    summary: 'WebSocket drawing sessions',
+    response: { 426: upgradeRequired },
+  };
+  app.get(path, { schema }, async (_request, reply) =>
     reply
       .code(426)
       .header('upgrade', 'websocket')

@@ -14,11 +14,15 @@ export interface SessionPredictor {
   predict(images: Float32Array, count: number): Promise<Float32Array>;
 }
 
-/** The preprocessing functions of the runtime, each returning 784 floats in 0..1. */
+/**
+ * The preprocessing of the runtime, each resolving to 784 floats in 0..1; the runtime runs them on
+ * its preprocessing threads, so their rejections carry its error codes (`invalid_input`,
+ * `too_large`, `overloaded`, ...).
+ */
 export interface SessionPreprocess {
-  fromStrokes(strokes: Point[][], width: number, height: number): Float32Array;
-  fromPixels(pixels: ArrayLike<number>): Float32Array;
-  fromPng(png: Buffer): Float32Array;
+  fromStrokes(strokes: Point[][], width: number, height: number): Promise<Float32Array>;
+  fromPixels(pixels: ArrayLike<number>): Promise<Float32Array>;
+  fromPng(png: Buffer): Promise<Float32Array>;
 }
 
 export interface SessionSettings {
@@ -165,68 +169,45 @@ export class Session {
     const started = this.now();
     this.liveInFlight = true;
     this.lastLiveAt = started;
-    let image: Float32Array;
-    try {
-      image = this.renderCanvas();
-    } catch (error) {
-      this.liveInFlight = false;
-      this.io.logError(error, 'live prediction preprocessing');
-      return;
-    }
-    this.predictor.predict(image, 1).then(
-      (probabilities) => {
-        this.liveInFlight = false;
-        if (this.closed) return;
-        // A clear since the request makes this answer stale; newer strokes make it merely old.
-        if (version <= this.liveVersion) return this.scheduleLiveIfDirty();
-        this.liveVersion = version;
-        this.io.send({ ...prediction(probabilities, this.now() - started, strokeId), live: true });
-        this.scheduleLiveIfDirty();
-      },
-      (error: unknown) => {
-        this.liveInFlight = false;
-        // Overload and warm-up are transient: the next stroke (or drain) tries again.
-        if (!isTransient(error)) this.io.logError(error, 'live prediction');
-        this.liveVersion = version;
-        this.scheduleLiveIfDirty();
-      },
-    );
+    this.renderCanvas()
+      .then((image) => this.predictor.predict(image, 1))
+      .then(
+        (probabilities) => {
+          this.liveInFlight = false;
+          if (this.closed) return;
+          // A clear since the request makes this answer stale; newer strokes make it merely old.
+          if (version <= this.liveVersion) return this.scheduleLiveIfDirty();
+          this.liveVersion = version;
+          this.io.send({ ...prediction(probabilities, this.now() - started, strokeId), live: true });
+          this.scheduleLiveIfDirty();
+        },
+        (error: unknown) => {
+          this.liveInFlight = false;
+          // Overload and warm-up are transient: the next stroke (or drain) tries again.
+          if (!isTransient(error)) this.io.logError(error, 'live prediction');
+          this.liveVersion = version;
+          this.scheduleLiveIfDirty();
+        },
+      );
   }
 
   private scheduleLiveIfDirty(): void {
     if (this.version !== this.liveVersion) this.scheduleLive();
   }
 
-  private answer(id: MessageId | undefined, receivedAt: number, render: () => Float32Array): void {
-    let image: Float32Array;
-    try {
-      image = render();
-    } catch (error) {
-      if (error instanceof InputError) this.error(error.code, error.message, id);
-      else if ((error as { code?: unknown }).code === 'invalid_input') {
-        this.error('invalid_message', (error as Error).message, id);
-      } else {
-        this.io.logError(error, 'preprocessing');
-        this.error('internal', 'preprocessing failed', id);
-      }
-      return;
-    }
+  private answer(id: MessageId | undefined, receivedAt: number, render: () => Promise<Float32Array>): void {
+    // Counted from the start: preprocessing is work in flight too (the plugin's backpressure).
     this.inFlightAnswers++;
-    this.predictor
-      .predict(image, 1)
+    render()
       .then(
-        (probabilities) => {
-          if (!this.closed) this.io.send(prediction(probabilities, this.now() - receivedAt, id));
-        },
-        (error: unknown) => {
-          if (this.closed) return;
-          const code = transientCode(error);
-          if (code) this.error(code, errorMessage(error, code), id);
-          else {
-            this.io.logError(error, 'prediction');
-            this.error('internal', 'prediction failed', id);
-          }
-        },
+        (image) =>
+          this.predictor.predict(image, 1).then(
+            (probabilities) => {
+              if (!this.closed) this.io.send(prediction(probabilities, this.now() - receivedAt, id));
+            },
+            (error: unknown) => this.failed(error, 'prediction', id),
+          ),
+        (error: unknown) => this.failed(error, 'preprocessing', id),
       )
       .finally(() => {
         this.inFlightAnswers--;
@@ -235,18 +216,34 @@ export class Session {
       });
   }
 
-  private renderCanvas(): Float32Array {
-    return this.preprocess.fromStrokes(this.strokes, this.settings.canvasWidth, this.settings.canvasHeight);
+  /** The error answer for a failed preprocessing or prediction: the client's fault, or ours. */
+  private failed(error: unknown, stage: 'preprocessing' | 'prediction', id: MessageId | undefined): void {
+    if (this.closed) return;
+    const code = (error as { code?: unknown } | undefined)?.code;
+    const message = errorMessage(error, String(code));
+    if (code === 'too_large') this.error('too_large', message, id);
+    else if (code === 'invalid_input') {
+      this.error(message.startsWith('image: ') ? 'invalid_image' : 'invalid_message', message, id);
+    } else if (transientCode(error)) this.error(transientCode(error)!, message, id);
+    else {
+      this.io.logError(error, stage);
+      this.error('internal', `${stage} failed`, id);
+    }
   }
 
-  private renderPredictInput(message: PredictMessage): Float32Array {
+  private renderCanvas(): Promise<Float32Array> {
+    // A copy: the canvas may grow before a queued render is sent to its thread.
+    return this.preprocess.fromStrokes(
+      this.strokes.slice(),
+      this.settings.canvasWidth,
+      this.settings.canvasHeight,
+    );
+  }
+
+  private renderPredictInput(message: PredictMessage): Promise<Float32Array> {
     if (message.pixels) return this.preprocess.fromPixels(message.pixels);
     const png = Buffer.from((message.image ?? '').replace(/^data:image\/png;base64,/, ''), 'base64');
-    try {
-      return this.preprocess.fromPng(png);
-    } catch (error) {
-      throw new InputError('invalid_image', `image: ${(error as Error).message || 'not a PNG'}`);
-    }
+    return this.preprocess.fromPng(png);
   }
 
   private error(code: WsErrorCode, message: string, id: MessageId | undefined): void {
@@ -256,16 +253,6 @@ export class Session {
   private cancelLiveTimer(): void {
     if (this.liveTimer !== undefined) clearTimeout(this.liveTimer);
     this.liveTimer = undefined;
-  }
-}
-
-/** A client input the model cannot take (an undecodable PNG); answered with its own code. */
-class InputError extends Error {
-  constructor(
-    readonly code: WsErrorCode,
-    message: string,
-  ) {
-    super(message);
   }
 }
 

@@ -75,6 +75,10 @@ export const wsConfigShape = {
   ),
   wsLiveIntervalMs: described('liveIntervalMs', 'minimum time between live predictions while drawing'),
   wsMaxBufferedBytes: described('maxBufferedBytes', 'send buffer above which a slow reader is paused'),
+  wsMaxPointsPerSession: described(
+    'maxPointsPerSession',
+    "points a drawing session's canvas holds at most; more is answered canvas_full",
+  ),
   wsShutdownGraceMs: described('shutdownGraceMs', 'time for in-flight WebSocket answers on shutdown'),
 };
 
@@ -90,6 +94,7 @@ export function wsSettingsFromConfig(config: WsConfig): WsSettingsInput {
     heartbeatIntervalMs: config.wsHeartbeatIntervalMs,
     liveIntervalMs: config.wsLiveIntervalMs,
     maxBufferedBytes: config.wsMaxBufferedBytes,
+    maxPointsPerSession: config.wsMaxPointsPerSession,
     shutdownGraceMs: config.wsShutdownGraceMs,
   };
 }

@@ -27,12 +27,15 @@ function fakePredictor() {
   };
 }
 
-/** The "image" of a canvas is [number of strokes, ...]: enough to see which canvas was rendered. */
+/**
+ * The "image" of a canvas is [number of strokes, ...]: enough to see which canvas was rendered.
+ * Asynchronous like the runtime's (its preprocessing threads), rejecting with its error codes.
+ */
 const preprocess: SessionPreprocess = {
-  fromStrokes: (strokes: Point[][]) => Float32Array.of(strokes.length),
-  fromPixels: (pixels) => Float32Array.of(pixels[0] ?? 0),
-  fromPng: (png) => {
-    if (png[0] !== 0x89) throw new Error('not a PNG');
+  fromStrokes: async (strokes: Point[][]) => Float32Array.of(strokes.length),
+  fromPixels: async (pixels) => Float32Array.of(pixels[0] ?? 0),
+  fromPng: async (png) => {
+    if (png[0] !== 0x89) throw Object.assign(new Error('image: not a PNG file'), { code: 'invalid_input' });
     return Float32Array.of(png[1] ?? 0);
   },
 };
@@ -79,6 +82,7 @@ describe('Session', () => {
     session.handle(stroke());
     session.handle({ type: 'submit', id: 's1' });
     expect(session.inFlight).toBe(1);
+    await flush();
     predictor.answer();
     await flush();
     expect(sent).toEqual([
@@ -122,6 +126,7 @@ describe('Session', () => {
     await vi.advanceTimersByTimeAsync(0);
     session.handle(stroke('b')); // a live prediction of [a, b] is now due
     session.handle({ type: 'submit', id: 'go' });
+    await flush();
     predictor.answer(); // the live prediction of [a] (in flight before the submit)
     predictor.answer(); // the submit
     await vi.advanceTimersByTimeAsync(200);
@@ -179,11 +184,14 @@ describe('Session', () => {
     session.handle({ type: 'predict', id: 1, pixels: Array.from({ length: 784 }, () => 4) });
     session.handle({ type: 'predict', id: 2, image: Buffer.from([0x89, 7]).toString('base64') });
     session.handle({ type: 'predict', id: 3, image: Buffer.from('GIF89a').toString('base64') });
+    await flush();
     predictor.answer();
     predictor.answer();
     session.handle({ type: 'predict', id: 4, pixels: Array.from({ length: 784 }, () => 0) });
+    await flush();
     predictor.pending.shift()?.reject(Object.assign(new Error('queue full'), { code: 'overloaded' }));
     session.handle({ type: 'predict', id: 5, pixels: Array.from({ length: 784 }, () => 0) });
+    await flush();
     predictor.pending.shift()?.reject(new Error('boom'));
     await flush();
     expect(sent.map((m) => [m.type, 'id' in m ? m.id : undefined, 'code' in m ? m.code : undefined])).toEqual(
@@ -197,6 +205,7 @@ describe('Session', () => {
     );
     expect(sent[1]).toMatchObject({ prediction: 4 });
     expect(sent[2]).toMatchObject({ prediction: 7 });
+    expect(sent[0]).toMatchObject({ message: 'image: not a PNG file' }); // named once, not "image: image:"
     expect(sent[4]).toMatchObject({ message: 'prediction failed' }); // no internals leak
   });
 

@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { RunningRuntime } from '../../../src/runtime/server.ts';
+import { largePng, postJson, slowestHealthz, startTestRuntime, zigzag } from './helpers.ts';
+
+// No request or /ws message the documented limits allow may hold the event loop: stroke
+// rendering, PNG decoding and normalisation run on the preprocessing threads, and what is over a
+// limit is refused before any of it runs. /healthz (answered by the event loop) is the witness.
+// Before these were moved, each attack below held /healthz for several seconds; the bound here
+// is far above a healthy answer on a loaded machine and far below that.
+
+const STALL_MS = 1000;
+let runtime: RunningRuntime;
+let base: string;
+const digit = {
+  inputs: [{ name: 'input', shape: [1, 1, 28, 28], datatype: 'FP32', data: new Array(784).fill(0.1) }],
+};
+
+beforeAll(async () => {
+  runtime = await startTestRuntime();
+  base = runtime.url;
+});
+afterAll(async () => {
+  await runtime?.close();
+});
+
+describe('/v1/predict', () => {
+  it('refuses a stroke over maxPointsPerStroke (400) and a request over maxPointsPerRequest (413)', async () => {
+    const long = await postJson(`${base}/v1/predict`, {
+      strokes: [zigzag(10_000, 280)],
+      width: 280,
+      height: 280,
+    });
+    expect(long.status).toBe(400);
+    expect(long.body.error).toMatch(/^strokes\[0\]: .*at most 4096 points per stroke \(maxPointsPerStroke\)/);
+    const many = await postJson(`${base}/v1/predict`, {
+      strokes: Array.from({ length: 5 }, () => zigzag(4000, 280)),
+      width: 280,
+      height: 280,
+    });
+    expect(many.status).toBe(413);
+    expect(many.body.error).toMatch(/^strokes: 20000 points .*at most 16384 \(maxPointsPerRequest\)/);
+    const far = await postJson(`${base}/v1/predict`, {
+      strokes: [[{ x: 1e300, y: 0 }]],
+      width: 280,
+      height: 280,
+    });
+    expect(far.status).toBe(400);
+    expect(far.body.error).toMatch(/^strokes\[0\]\[0\]\.x: at most 100000 \(maxCoordinate\)/);
+  });
+
+  it('renders the largest drawings the limits allow without holding the event loop', async () => {
+    const drawing = { strokes: Array.from({ length: 4 }, () => zigzag(4096, 280)), width: 280, height: 280 };
+    const attack = Promise.all(Array.from({ length: 3 }, () => postJson(`${base}/v1/predict`, drawing)));
+    const slowest = await slowestHealthz(base, attack);
+    for (const response of await attack) expect([200, 503]).toContain(response.status);
+    expect(slowest).toBeLessThan(STALL_MS);
+  });
+
+  it('refuses more decoded pixels than maxImagePixels per request (413), before decoding', async () => {
+    const image = largePng(4096, 4096).toString('base64');
+    const response = await postJson(`${base}/v1/predict`, {
+      instances: Array.from({ length: 4 }, () => ({ image })),
+    });
+    expect(response.status).toBe(413);
+    expect(response.body.error).toMatch(/^instances\[1\]\.image: .*at most 16777216 \(maxImagePixels\)/);
+  });
+
+  it('decodes a large PNG without holding the event loop or the inference workers', async () => {
+    const image = largePng(4096, 4096).toString('base64');
+    const decoding = postJson(`${base}/v1/predict`, { image });
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the decode is under way
+    const started = performance.now();
+    const v2 = await postJson(`${base}/v2/models/mnist-cnn/infer`, digit);
+    const v2Ms = performance.now() - started;
+    const slowest = await slowestHealthz(base, decoding);
+    expect(v2.status).toBe(200);
+    expect((await decoding).status).toBe(200);
+    expect(v2Ms).toBeLessThan(STALL_MS);
+    expect(slowest).toBeLessThan(STALL_MS);
+  });
+});
+
+describe('/ws', () => {
+  const session = async () => {
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/ws`);
+    const messages: { type: string; id?: unknown; code?: string; message?: string }[] = [];
+    ws.on('message', (data) => messages.push(JSON.parse(data.toString())));
+    await new Promise((resolve) => ws.once('message', resolve));
+    const answered = (n: number) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (messages.filter((m) => m.id !== undefined && !('live' in m)).length >= n) resolve();
+          else setTimeout(check, 20);
+        };
+        check();
+      });
+    return { ws, messages, answered };
+  };
+
+  it('renders a full canvas for every submit without holding the event loop', async () => {
+    const peers = await Promise.all([session(), session()]);
+    for (const { ws } of peers) {
+      ws.send(JSON.stringify({ type: 'stroke', points: zigzag(4096, 280) }));
+      for (let i = 0; i < 3; i++) ws.send(JSON.stringify({ type: 'submit', id: i }));
+    }
+    const slowest = await slowestHealthz(base, Promise.all(peers.map((p) => p.answered(3))));
+    for (const { ws, messages } of peers) {
+      expect(messages.filter((m) => m.id !== undefined).map((m) => m.type)).toEqual(
+        expect.arrayContaining(['prediction']),
+      );
+      ws.close();
+    }
+    expect(slowest).toBeLessThan(STALL_MS);
+  });
+
+  it('decodes PNGs without holding the event loop, and names maxImagePixels for a larger one', async () => {
+    const peer = await session();
+    const image = largePng(4096, 4096).toString('base64');
+    for (let i = 0; i < 3; i++) peer.ws.send(JSON.stringify({ type: 'predict', id: i, image }));
+    const slowest = await slowestHealthz(base, peer.answered(3));
+    // The preprocessing queue holds about two such images: the third may be told to retry.
+    const answers = peer.messages.filter((m) => m.id !== undefined);
+    expect(answers.filter((m) => m.type === 'prediction').length).toBeGreaterThanOrEqual(1);
+    for (const answer of answers)
+      expect(answer.type === 'prediction' || answer.code === 'overloaded').toBe(true);
+    expect(slowest).toBeLessThan(STALL_MS);
+    peer.ws.send(
+      JSON.stringify({ type: 'predict', id: 'big', image: largePng(4097, 4096).toString('base64') }),
+    );
+    await peer.answered(4);
+    expect(peer.messages.at(-1)).toMatchObject({
+      type: 'error',
+      id: 'big',
+      code: 'invalid_image',
+      message: expect.stringMatching(/^image: 4097x4096 .*\(maxImagePixels\)$/),
+    });
+    peer.ws.close();
+  });
+});
