@@ -52,7 +52,7 @@ afterAll(async () => {
 
 function schemathesis(headers: string[]): Promise<{ code: number | null; output: string }> {
   const args = ['-m', 'schemathesis.cli', 'run', schemaFile, '--url', runtime.url];
-  args.push('--checks', checks, '--phases', 'examples,coverage,fuzzing', '--max-examples', '30');
+  args.push('--checks', checks, '--phases', 'examples,coverage,fuzzing', '--max-examples', '15');
   args.push('--seed', '13', '--workers', '2', '--no-color', '--request-timeout', '20');
   args.push('--generation-database', 'none');
   for (const header of headers) args.push('-H', header);
