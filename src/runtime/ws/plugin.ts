@@ -9,6 +9,7 @@ import { createLogger } from '../../log.ts';
 import { ConnectionBudget } from '../http/connection-limit.ts';
 import { tokenAccepted, upgradeToken } from './auth.ts';
 import { wsMetrics } from './metrics.ts';
+import { PendingFrameBudget } from './pending-frames.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { Session, type SessionPredictor, type SessionPreprocess } from './session.ts';
 import { WsSettings, type WsSettingsInput } from './settings.ts';
@@ -78,6 +79,7 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
   const backedUp = new Set<Connection>();
   let shuttingDown = false;
   const metrics = wsMetrics(options.registry, () => connections.size);
+  const pendingFrames = new PendingFrameBudget<Connection>(settings.maxPendingBytes);
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -148,13 +150,35 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
       }),
     };
     connections.add(connection);
+
+    // Unfinished frames against the replica's budget: bytes count until a message completes.
+    const socket = request.socket;
+    const onData = (chunk: Buffer) => {
+      if (ws.readyState !== ws.OPEN) return; // closing: what still arrives is read to the close frame
+      const over = pendingFrames.received(connection, chunk.length);
+      if (!over) return;
+      pendingFrames.remove(over);
+      log.info(
+        { event: 'ws.pending_frames_over_budget', sessionId: over.session.id },
+        'closing the largest sender',
+      );
+      over.ws.close(CloseCode.overloaded, 'too many unfinished frames on this server, retry later');
+      setTimeout(() => over.ws.terminate(), 1000).unref();
+    };
+    socket.on('data', onData);
+    const settled = () => {
+      if (connections.has(connection)) pendingFrames.settled(connection);
+    };
+    ws.on('ping', settled);
     log.debug({ event: 'ws.connected', sessionId: connection.session.id, remote });
 
     ws.on('pong', () => {
       connection.alive = true;
+      settled();
     });
     ws.on('message', (data, isBinary) => {
       connection.alive = true;
+      settled();
       // Once the server closes, what arrives is read only to reach the peer's close frame.
       if (ws.readyState !== ws.OPEN) return;
       receive(connection, data as Buffer, isBinary, send);
@@ -175,6 +199,8 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
     });
     ws.on('close', (code) => {
       metrics.closed(code);
+      socket.off('data', onData);
+      pendingFrames.remove(connection);
       connection.session.close();
       connections.delete(connection);
       backedUp.delete(connection);

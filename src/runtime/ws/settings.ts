@@ -46,6 +46,16 @@ export const WsSettings = z.object({
     .min(1024)
     .max(256 * 1024 * 1024)
     .default(256 * 1024),
+  /**
+   * Bytes of WebSocket messages begun and not finished, across every connection of the replica;
+   * over it, the connection holding the most is closed with 1013 (src/runtime/ws/pending-frames.ts).
+   */
+  maxPendingBytes: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(16 * 1024 * 1024 * 1024)
+    .default(64 * 1024 * 1024),
   /** On shutdown, how long in-flight answers may take before every client gets 1001 anyway. */
   shutdownGraceMs: z.coerce.number().int().min(0).max(120_000).default(5000),
 });
@@ -80,6 +90,10 @@ export const wsConfigShape = {
     "points a drawing session's canvas holds at most; more is answered canvas_full",
   ),
   wsShutdownGraceMs: described('shutdownGraceMs', 'time for in-flight WebSocket answers on shutdown'),
+  wsMaxPendingBytes: described(
+    'maxPendingBytes',
+    'unfinished WebSocket frames held across the replica; over it the largest sender is closed with 1013',
+  ),
 };
 
 type WsConfig = { [K in keyof typeof wsConfigShape]: z.infer<(typeof wsConfigShape)[K]> };
@@ -96,5 +110,6 @@ export function wsSettingsFromConfig(config: WsConfig): WsSettingsInput {
     maxBufferedBytes: config.wsMaxBufferedBytes,
     maxPointsPerSession: config.wsMaxPointsPerSession,
     shutdownGraceMs: config.wsShutdownGraceMs,
+    maxPendingBytes: config.wsMaxPendingBytes,
   };
 }
