@@ -3,17 +3,104 @@
 from __future__ import annotations
 
 
+# What differs between the builtin models' cards: the opening, the normalisation and the layers.
+MODELS = {
+    "mnist-cnn": {
+        "intro": """A small convolutional network that classifies a 28x28 greyscale handwritten digit (0-9). It is the
+model kinfer's predictor runtime serves by default (`/v2/models/mnist-cnn`), trained and exported by
+`training/` in this repository.""",
+        "normalisation": """Normalisation is inside the graph: it computes `(input - {mean}) / {std}` (the MNIST
+training-set mean and standard deviation) itself, so callers pass raw 0..1 pixels and must not
+normalise again.""",
+        "architecture": """{params:,} parameters. Two convolution blocks and two fully connected layers:
+
+| layer | output |
+|---|---|
+| normalise `(x - {mean}) / {std}` | 1x28x28 |
+| conv 5x5, 32 filters, pad 2 → BatchNorm → ReLU → max-pool 2x2 | 32x14x14 |
+| conv 5x5, 64 filters, pad 2 → BatchNorm → ReLU → max-pool 2x2 | 64x7x7 |
+| flatten → dropout 0.25 → linear 3136→128 → BatchNorm → ReLU → dropout 0.25 | 128 |
+| linear 128→10 → softmax | 10 |
+
+Dropout and BatchNorm are in inference mode in the exported graph.""",
+        "floor": "99.2%",
+        "canvas": "all 500 right\nwhen this card was written; the test fails above 5% wrong",
+    },
+    "mnist-small": {
+        "intro": """A small convolutional network that classifies a 28x28 greyscale handwritten digit (0-9): the same
+interface and input conventions as `mnist-cnn`, with about a sixth of its arithmetic (three 3x3
+convolutions and global average pooling, ~1.9 M multiply-accumulates per image instead of ~11 M).
+Served by kinfer's predictor runtime when a ModelDeployment says `source: {{builtin: mnist-small}}`
+(or `kinfer runtime --model models/mnist-small/model.onnx`); trained and exported by `training/`
+in this repository.""",
+        "normalisation": """There is no separate normalisation step: callers pass raw 0..1 pixels. The BatchNorm after
+the first convolution, folded into it when ONNX Runtime loads the graph, does the rescaling.""",
+        "architecture": """{params:,} parameters. Three 3x3 convolution blocks and one linear layer, no large dense layer:
+
+| layer | output |
+|---|---|
+| conv 3x3, 16 filters, pad 1 → BatchNorm → ReLU → max-pool 2x2 | 16x14x14 |
+| conv 3x3, 32 filters, pad 1 → BatchNorm → ReLU → max-pool 2x2 | 32x7x7 |
+| conv 3x3, 64 filters, pad 1 → BatchNorm → ReLU | 64x7x7 |
+| global average pooling | 64 |
+| linear 64→10 → softmax | 10 |
+
+BatchNorm is in inference mode in the exported graph.""",
+        "floor": "99.5%",
+        "canvas": "the test fails above 5% wrong,\nand if it gets more of them wrong than `mnist-cnn`",
+    },
+}
+
+
+def _variants(f: dict) -> str:
+    """The fp32/int8 comparison export.py made, when it measured more than one candidate."""
+    c = f["candidates"]
+    if len(c) < 2:
+        return ""
+    rows = "\n".join(
+        f"| {v}{' (kept)' if v == f['variant'] else ''} | {x['accuracy'] * 100:.2f}% ({x['errors']} errors) | "
+        f"{x['images_per_cpu_second'][1]:,.0f} | {x['images_per_cpu_second'][64]:,.0f} | {x['size_bytes']:,} |"
+        for v, x in c.items()
+    )
+    return f"""
+## fp32 or int8
+
+`training/export.py` exported the weights as fp32 ONNX and quantized that file to int8 (ONNX
+Runtime static quantization, QDQ format, weights int8 per channel, activations uint8, MinMax
+ranges calibrated on {f["calibration_images"]:,} training digits), measured both in ONNX Runtime
+{f["onnxruntime"]} with one thread on {f["cpu"]}, and kept the {f["variant"]} file
+({f["choice"]}; int8 is kept only if at least 1.1x faster at both batch sizes with at most 5 more
+test errors):
+
+| file | test accuracy | images per CPU-second, batch 1 | batch 64 | bytes |
+|---|---|---|---|---|
+{rows}
+
+Speeds depend on the CPU and on the load of the machine when measured; `npm run bench:model`
+compares the committed models in onnxruntime-node in one run.
+"""
+
+
 def render_model_card(f: dict) -> str:
     a = f["args"]
+    name = f.get("name", "mnist-cnn")
+    text = {k: v.format(**f) for k, v in MODELS[name].items()}
     per_class = " | ".join(f"{acc * 100:.2f}" for acc in f["per_class_accuracy"])
     minutes = f["training_seconds"] / 60
-    return f"""# mnist-cnn
+    fp32 = f.get("variant", "fp32") == "fp32"
+    weights = "weights embedded" if fp32 else "int8 weights embedded, float32 input and output"
+    check = (
+        f"ONNX Runtime's probabilities match PyTorch's within {f['max_abs_diff']:.1e}\n  (required: 1e-5) on the first 1,000 test images."
+        if fp32
+        else f"the fp32 export matches PyTorch within {f['max_abs_diff']:.1e} (required: 1e-5) on the\n"
+        f"  first 1,000 test images; the kept int8 file gives the fp32 file's top-1 answer on "
+        f"{f['agreement_with_fp32'] * 100:.2f}% of the\n  10,000 test digits."
+    )
+    return f"""# {name}
 
-A small convolutional network that classifies a 28x28 greyscale handwritten digit (0-9). It is the
-model kinfer's predictor runtime serves (`/v2/models/mnist-cnn`), trained and exported by
-`training/` in this repository.
+{text["intro"]}
 
-- **File**: `models/mnist-cnn/model.onnx` ({f["size_bytes"]:,} bytes, weights embedded, ONNX opset {f["opset"]})
+- **File**: `models/{name}/model.onnx` ({f["size_bytes"]:,} bytes, {weights}, ONNX opset {f["opset"]})
 - **sha256**: `{f["sha256"]}` (also in `model.onnx.sha256`, sha256sum format)
 - **Test accuracy**: **{f["onnx_test_accuracy"] * 100:.2f}%** top-1 on the 10,000 MNIST test digits ({f["errors"]} errors), measured with ONNX Runtime {f["onnxruntime"]} on this file
 - **Licence**: the weights are published with the repository (Apache-2.0); they are trained on
@@ -26,9 +113,7 @@ model kinfer's predictor runtime serves (`/v2/models/mnist-cnn`), trained and ex
 | input | `input` | float32 | `[N, 1, 28, 28]` (N dynamic, 1..65536) | pixels in 0..1, row-major, **white digit (1.0) on black (0.0)** |
 | output | `probabilities` | float32 | `[N, 10]` | softmax over digits 0..9 (each row sums to 1) |
 
-Normalisation is inside the graph: it computes `(input - {f["mean"]}) / {f["std"]}` (the MNIST
-training-set mean and standard deviation) itself, so callers pass raw 0..1 pixels and must not
-normalise again. Softmax is inside the graph too: the output is probabilities, not logits.
+{text["normalisation"]} Softmax is inside the graph: the output is probabilities, not logits.
 
 ## Input conventions the runtime's preprocessing must follow
 
@@ -65,22 +150,12 @@ shifts up to ±{a["shift"]:g} px, and strokes 1 px thicker or thinner ({a["p_thi
 
 ## Architecture
 
-{f["params"]:,} parameters. Two convolution blocks and two fully connected layers:
-
-| layer | output |
-|---|---|
-| normalise `(x - {f["mean"]}) / {f["std"]}` | 1x28x28 |
-| conv 5x5, 32 filters, pad 2 → BatchNorm → ReLU → max-pool 2x2 | 32x14x14 |
-| conv 5x5, 64 filters, pad 2 → BatchNorm → ReLU → max-pool 2x2 | 64x7x7 |
-| flatten → dropout 0.25 → linear 3136→128 → BatchNorm → ReLU → dropout 0.25 | 128 |
-| linear 128→10 → softmax | 10 |
-
-Dropout and BatchNorm are in inference mode in the exported graph.
-
+{text["architecture"]}
+{_variants(f)}
 ## Training
 
-- **Command** (from the repository root, see `training/README.md`): `python -m training.train --seed {f["seed"]}`
-  then `python -m training.export`.
+- **Command** (from the repository root, see `training/README.md`): `python -m training.train --model {name} --seed {f["seed"]}`
+  then `python -m training.export --model {name}`.
 - **Seed**: {f["seed"]}; {f["epochs"]} epochs over the 60,000 training digits, batch {a["batch_size"]},
   AdamW (weight decay {a["weight_decay"]:g}) with a one-cycle learning-rate schedule peaking at
   {a["max_lr"]:g}; cross-entropy loss. The weights of the last epoch are exported; the test set is
@@ -92,18 +167,16 @@ Dropout and BatchNorm are in inference mode in the exported graph.
 - **Tracking**: every run is recorded in MLflow's SQLite store (`training/mlruns/mlflow.db`):
   parameters, per-epoch loss and accuracy, and the exported ONNX file as an artifact
   (run id `{f["run_id"]}`).
-- **Export check**: ONNX Runtime's probabilities match PyTorch's within {f["max_abs_diff"]:.1e}
-  (required: 1e-5) on the first 1,000 test images.
+- **Export check**: {check}
 
 ## Evaluation
 
 Top-1 accuracy on the 10,000 MNIST test digits: **{f["onnx_test_accuracy"] * 100:.2f}%**
 (test loss {f["test_loss"]:.4f}). The repository's vitest test
 `test/unit/model/accuracy.test.ts` re-measures it with onnxruntime-node over the committed
-`datasets/mnist-test/` and fails below 99.2%. `test/unit/model/canvas.test.ts` feeds it digits
+`datasets/mnist-test/` and fails below {text["floor"]}. `test/unit/model/canvas.test.ts` feeds it digits
 drawn as strokes on a 280x280 canvas through the runtime's preprocessing (`fromStrokes`): ten
-plainly drawn digits and 500 rotated, slanted, shifted, resized and shaky variants (all 500 right
-when this card was written; the test fails above 5% wrong).
+plainly drawn digits and 500 rotated, slanted, shifted, resized and shaky variants ({text["canvas"]}).
 
 Per class (digits 0..9, %): {per_class}
 

@@ -1,8 +1,10 @@
 """Train the digit CNN on MNIST with augmentation; record the run in MLflow (SQLite store).
 
-    python -m training.train --seed 0
+    python -m training.train --model mnist-cnn --seed 0
+    python -m training.train --model mnist-small --seed 0
 
-Writes training/artifacts/mnist-cnn.pt and training/artifacts/run.json (read by training.export).
+Writes training/artifacts/<model>.pt and training/artifacts/<model>.run.json (read by
+training.export), and records the run in the MLflow experiment named after the model.
 The final-epoch weights are kept: the test set is only reported per epoch, never used to pick.
 """
 
@@ -25,12 +27,14 @@ import torch
 import torch.nn.functional as F
 
 from training import data
-from training.model import DigitCNN
+from training.model import ARCHITECTURES
 
 TRAINING_DIR = Path(__file__).resolve().parent
 ARTIFACTS_DIR = TRAINING_DIR / "artifacts"
 MLRUNS_DIR = TRAINING_DIR / "mlruns"
-EXPERIMENT = "mnist-cnn"
+# Per-model defaults that differ from the parser's (chosen before training, not tuned on the
+# test set): the small network is cheaper per step, so it gets a few more epochs and a higher peak.
+MODEL_DEFAULTS: dict[str, dict[str, object]] = {"mnist-small": {"epochs": 15, "max_lr": 5e-3}}
 
 
 def tracking_uri() -> str:
@@ -38,11 +42,17 @@ def tracking_uri() -> str:
     return f"sqlite:///{MLRUNS_DIR / 'mlflow.db'}"
 
 
-def use_experiment() -> None:
+def use_experiment(name: str) -> None:
+    """MLflow's experiment for one model: named like the model (models/<name>/)."""
     mlflow.set_tracking_uri(tracking_uri())
-    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
-        mlflow.create_experiment(EXPERIMENT, artifact_location=(MLRUNS_DIR / "artifacts").as_uri())
-    mlflow.set_experiment(EXPERIMENT)
+    if mlflow.get_experiment_by_name(name) is None:
+        mlflow.create_experiment(name, artifact_location=(MLRUNS_DIR / "artifacts").as_uri())
+    mlflow.set_experiment(name)
+
+
+def artifact_paths(model: str) -> tuple[Path, Path]:
+    """(weights, run summary) of the last training run of `model`."""
+    return ARTIFACTS_DIR / f"{model}.pt", ARTIFACTS_DIR / f"{model}.run.json"
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -86,7 +96,7 @@ def augment(x: torch.Tensor, gen: torch.Generator, args: argparse.Namespace) -> 
 
 
 @torch.no_grad()
-def evaluate(model: DigitCNN, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
     model.eval()
     loss_sum, correct = 0.0, 0
     for start in range(0, images.shape[0], 1000):
@@ -99,6 +109,7 @@ def evaluate(model: DigitCNN, images: torch.Tensor, labels: torch.Tensor) -> tup
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", choices=sorted(ARCHITECTURES), default="mnist-cnn")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--batch-size", type=int, default=128)
@@ -112,6 +123,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--p-thin", type=float, default=0.1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--limit-batches", type=int, default=0, help="smoke test: batches per epoch")
+    model = p.parse_known_args()[0].model
+    p.set_defaults(**MODEL_DEFAULTS.get(model, {}))
     return p.parse_args()
 
 
@@ -129,7 +142,7 @@ def main() -> None:
     x_train, y_train = to_tensor(train_images), torch.from_numpy(train_labels.astype(np.int64))
     x_test, y_test = to_tensor(test_images), torch.from_numpy(test_labels.astype(np.int64))
 
-    model = DigitCNN()
+    model = ARCHITECTURES[args.model]()
     steps_per_epoch = math.ceil(x_train.shape[0] / args.batch_size)
     if args.limit_batches:
         steps_per_epoch = min(steps_per_epoch, args.limit_batches)
@@ -138,7 +151,7 @@ def main() -> None:
         optimizer, max_lr=args.max_lr, epochs=args.epochs, steps_per_epoch=steps_per_epoch
     )
 
-    use_experiment()
+    use_experiment(args.model)
     started = time.perf_counter()
     with mlflow.start_run() as run:
         mlflow.log_params({**vars(args), "torch": torch.__version__, "data": data.PACKAGE,
@@ -175,9 +188,11 @@ def main() -> None:
         wall = time.perf_counter() - started
         mlflow.log_metric("training_seconds", wall)
         ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
-        torch.save(model.state_dict(), ARTIFACTS_DIR / "mnist-cnn.pt")
+        weights_path, run_path = artifact_paths(args.model)
+        torch.save(model.state_dict(), weights_path)
         summary = {
             "run_id": run.info.run_id,
+            "model": args.model,
             "seed": args.seed,
             "epochs": args.epochs,
             "test_accuracy": test_acc,
@@ -186,7 +201,7 @@ def main() -> None:
             "torch": torch.__version__,
             "args": vars(args),
         }
-        (ARTIFACTS_DIR / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
+        run_path.write_text(json.dumps(summary, indent=2) + "\n")
         print(json.dumps({"done": True, **summary}), flush=True)
 
 
