@@ -8,22 +8,28 @@
  *                      dynamic batching on and off (--max-batch-size 1), JSON and binary tensor
  *                      data; plus workers x intraOpNumThreads at c=64
  *
+ * First, for each builtin model (the one number a user can compare): served images per CPU-second
+ * for one JSON digit per request against the combined floor 1 / (1/transport + 1/raw batch-64),
+ * and for 64 binary digits per request against raw onnxruntime at batch 64 (both at c=64, the
+ * runtime's default settings). Then the detailed points below for --model.
+ *
  * The load generator runs in this process (raw keep-alive sockets, one request per connection at a
  * time), on the same 2 cores as the server: like wrk on the same machine, it costs the server CPU.
  * Options: --seconds N (per point, default 3), --images 1,64 (images per request: a drawing
  * client sends 1, the job runner 64), --sweep w2i1d0,... (workers, intra-op threads, max delay ms
- * to compare at c=64 with binary requests; --sweep-json for JSON ones), --no-sweep.
+ * to compare at c=64 with binary requests; --sweep-json for JSON ones), --no-sweep,
+ * --headline-only (the per-model lines and nothing else).
  */
 // First: onnxruntime telemetry off before onnxruntime-node loads.
 import './support/no-telemetry.ts';
-import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
+import { builtinModels } from '../src/api/modeldeployment.ts';
 import { loadMnistTest } from '../src/datasets/idx.ts';
-import { bundledModelPath } from '../src/runtime/config.ts';
+import { builtinModelPath, bundledModelPath } from '../src/runtime/config.ts';
 import { startChild, startRuntime, stopChild } from './support/child.ts';
+import { type Body, closedLoop, cpuSeconds, type LoadResult, v2Bodies } from './support/load.ts';
 
 const { values } = parseArgs({
   options: {
@@ -33,6 +39,7 @@ const { values } = parseArgs({
     'no-sweep': { type: 'boolean', default: false },
     sweep: { type: 'string', default: 'w1i1d2,w1i2d2,w2i1d2,w2i2d2,w1i1d0,w2i1d0' },
     'sweep-json': { type: 'boolean', default: false },
+    'headline-only': { type: 'boolean', default: false },
   },
 });
 const seconds = Number(values.seconds);
@@ -43,63 +50,20 @@ const modelPath = values.model;
 // Real digits as request bodies (mostly zeros, like every MNIST request), 64 different bodies.
 const digits = await loadMnistTest();
 const pixel = (i: number) => digits.images[i % (digits.count * 784)]! / 255;
-interface Body {
-  data: Buffer;
-  headers: Record<string, string>;
-}
 /** 64 different request bodies of `n` real digits each, as V2 JSON or V2 binary tensor data. */
-const makeBodies = (n: number, binary: boolean): Body[] =>
-  Array.from({ length: 64 }, (_, b): Body => {
-    const values = Array.from({ length: n * 784 }, (_, k) => pixel(b * n * 784 + k));
-    const shape = [n, 1, 28, 28];
-    if (!binary) {
-      const data = Buffer.from(
-        JSON.stringify({ inputs: [{ name: 'input', shape, datatype: 'FP32', data: values }] }),
-      );
-      return { data, headers: { 'content-type': 'application/json', 'content-length': String(data.length) } };
-    }
-    const header = Buffer.from(
-      JSON.stringify({
-        inputs: [{ name: 'input', shape, datatype: 'FP32', parameters: { binary_data_size: n * 784 * 4 } }],
-        parameters: { binary_data_output: true },
-      }),
-    );
-    const tensor = Float32Array.from(values);
-    const data = Buffer.concat([header, Buffer.from(tensor.buffer)]);
-    return {
-      data,
-      headers: {
-        'content-type': 'application/octet-stream',
-        'content-length': String(data.length),
-        'inference-header-content-length': String(header.length),
-      },
-    };
-  });
+const makeBodies = (n: number, binary: boolean): Body[] => v2Bodies(pixel, n, binary);
 let imagesPerRequest = 1;
 let bodies: Body[] = [];
 
-interface Result {
-  imagesPerSecond: number;
-  /** Images per CPU-second the server process used (all its threads): robust to other load. */
-  imagesPerCpuSecond: number;
-  p50: number;
-  p99: number;
-  errors: number;
-}
+type Result = LoadResult;
 
 /** Images/s of one InferenceSession run back to back on batches of `batch`. */
-/** CPU seconds (user + system, every thread) a process has used so far, from /proc. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ ticks
-}
-
 async function rawCeiling(
   batch: number,
   intraOpNumThreads: number,
+  model = modelPath,
 ): Promise<{ rate: number; perCpu: number }> {
-  const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads, interOpNumThreads: 1 });
+  const session = await ort.InferenceSession.create(model, { intraOpNumThreads, interOpNumThreads: 1 });
   const input = new Float32Array(batch * 784).map((_, i) => pixel(i));
   const feeds = { input: new ort.Tensor('float32', input, [batch, 1, 28, 28]) };
   for (let i = 0; i < 20; i++) await session.run(feeds);
@@ -116,87 +80,12 @@ async function rawCeiling(
   return { rate, perCpu };
 }
 
-/**
- * Closed-loop load, wrk-style: `concurrency` keep-alive sockets, each writing a pre-serialised
- * request and the next one as soon as the answer's last byte arrives. Raw sockets instead of
- * http.Agent keep the generator's own CPU small (it shares the 2 cores with the server).
- */
-async function load(port: number, path: string, concurrency: number, pid: number): Promise<Result> {
-  const requests = bodies.map((body) =>
-    Buffer.concat([
-      Buffer.from(
-        `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\n${Object.entries(body.headers)
-          .map(([k, v]) => `${k}: ${v}\r\n`)
-          .join('')}\r\n`,
-      ),
-      body.data,
-    ]),
-  );
-  let recording = false;
-  let stopAt = 0;
-  const latencies: number[] = [];
-  let errors = 0;
-  const connection = (first: number) =>
-    new Promise<void>((resolve, reject) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.setNoDelay(true);
-      let n = first;
-      let sentAt = 0;
-      let buffer: Buffer = Buffer.alloc(0);
-      const send = () => {
-        if (performance.now() >= stopAt) {
-          socket.end();
-          return resolve();
-        }
-        sentAt = performance.now();
-        socket.write(requests[n++ % requests.length]!);
-      };
-      socket.on('connect', send);
-      socket.on('error', reject);
-      socket.on('data', (chunk: Buffer) => {
-        buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
-        for (;;) {
-          const headerEnd = buffer.indexOf('\r\n\r\n');
-          if (headerEnd < 0) return;
-          const head = buffer.subarray(0, headerEnd).toString('latin1');
-          if (/\r\ntransfer-encoding: *chunked/i.test(head))
-            throw new Error('chunked answers are not measured');
-          const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-          if (buffer.length < headerEnd + 4 + length) return;
-          buffer = buffer.subarray(headerEnd + 4 + length);
-          if (recording) {
-            latencies.push(performance.now() - sentAt);
-            if (!head.startsWith('HTTP/1.1 200')) errors++;
-          }
-          send();
-        }
-      });
-    });
-  const run = async (ms: number) => {
-    stopAt = performance.now() + ms;
-    await Promise.all(Array.from({ length: concurrency }, (_, c) => connection(c)));
-  };
-  await run(500); // warm-up: connections, JIT, worker caches
-  recording = true;
-  const start = performance.now();
-  const cpuStart = cpuSeconds(pid);
-  await run(seconds * 1000);
-  const elapsed = (performance.now() - start) / 1000;
-  const cpu = cpuSeconds(pid) - cpuStart;
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? Number.NaN;
-  return {
-    imagesPerSecond: ((latencies.length - errors) * imagesPerRequest) / elapsed,
-    imagesPerCpuSecond: ((latencies.length - errors) * imagesPerRequest) / cpu,
-    p50: at(0.5),
-    p99: at(0.99),
-    errors,
-  };
-}
+/** The closed-loop load of bench/support/load.ts with this run's bodies, measuring process `pid`. */
+const load = (port: number, path: string, concurrency: number, pid: number): Promise<Result> =>
+  closedLoop({ port, path, concurrency, bodies, imagesPerRequest, seconds, cpu: () => cpuSeconds(pid) });
 
-async function served(args: string[], concurrencies: number[]): Promise<Result[]> {
-  const { child, port } = await startRuntime(modelPath, [
+async function served(args: string[], concurrencies: number[], model = modelPath): Promise<Result[]> {
+  const { child, port } = await startRuntime(model, [
     '--max-v2-batch',
     String(Math.max(1024, imagesPerRequest)),
     ...args,
@@ -234,6 +123,46 @@ const row = (name: string, r: Result) =>
 console.log(
   `kinfer runtime benchmark: ${availableParallelism()} cores, ${seconds}s per point, model ${modelPath}\n`,
 );
+
+// ---- Headline, per builtin model: served against the floor (issue 15) ----
+{
+  const transportOf = async () => {
+    const bare = await startChild(['-e', bareServer], /"ready":true/);
+    const result = await load(bare.port, '/', 64, bare.child.pid!);
+    await stopChild(bare.child);
+    return result;
+  };
+  /** Best raw batch-64 images per CPU-second of 1 and 2 intra-op threads (the runtime's workers use 1). */
+  const rawPerCpu = async (model: string) =>
+    Math.max((await rawCeiling(64, 1, model)).perCpu, (await rawCeiling(64, 2, model)).perCpu);
+  imagesPerRequest = 1;
+  bodies = makeBodies(1, false);
+  const transport = await transportOf();
+  const lines: string[] = [];
+  for (const name of builtinModels) {
+    const model = builtinModelPath(name);
+    const rawBefore = await rawPerCpu(model);
+    imagesPerRequest = 1;
+    bodies = makeBodies(1, false);
+    const [json] = await served([], [64], model);
+    imagesPerRequest = 64;
+    bodies = makeBodies(64, true);
+    const [binary] = await served([], [64], model);
+    // The better raw figure of before and after, so background load cannot flatter the ratios.
+    const raw = Math.max(rawBefore, await rawPerCpu(model));
+    const floor = 1 / (1 / transport.imagesPerCpuSecond + 1 / raw);
+    lines.push(
+      `${name.padEnd(12)} 1 JSON digit/request:    ${fmt(json!.imagesPerCpuSecond).padStart(6)} img/cpu-s = ${(json!.imagesPerCpuSecond / floor).toFixed(2)} of the floor ${fmt(floor)} (transport ${fmt(transport.imagesPerCpuSecond)}, raw batch-64 ${fmt(raw)})`,
+      `${''.padEnd(12)} 64 binary digits/request: ${fmt(binary!.imagesPerCpuSecond).padStart(6)} img/cpu-s = ${(binary!.imagesPerCpuSecond / raw).toFixed(2)} of raw onnxruntime batch 64 (${fmt(raw)})`,
+    );
+  }
+  console.log('served images per CPU-second of the server process, c=64, default runtime settings:');
+  for (const line of lines) console.log(`  ${line}`);
+  console.log(
+    '  (floor = 1 / (1/transport + 1/raw): a bare Node HTTP server parsing the same body, plus the model alone)\n',
+  );
+  if (values['headline-only']) process.exit(0);
+}
 
 const raw1intra1 = await rawCeiling(1, 1);
 const raw1 = await rawCeiling(1, 2);

@@ -44,29 +44,34 @@ class DigitCNN(nn.Module):
 class SmallCNN(nn.Module):
     """[N,1,28,28] pixels in 0..1 (white on black) -> [N,10] logits, ~1/6 of DigitCNN's work.
 
-    Three 3x3 convolutions (BatchNorm + ReLU each, max-pool 2x2 after the first two) and global
-    average pooling instead of a large dense layer. No normalisation step: the BatchNorm after
-    the first convolution rescales whatever the raw 0..1 pixels give (and ONNX Runtime folds it
-    into the convolution), so the exported graph has two nodes fewer.
+    Three 3x3 convolutions (BatchNorm + ReLU each, max-pool 2x2 after each) and a small head on
+    the 3x3 map that is left (576 -> 64 -> 10, ~37 k multiply-accumulates) instead of DigitCNN's
+    3136 -> 128 dense layer. A first version pooled the 7x7 map globally (64 -> 10): 99.27% on the
+    test set, short of the 99.5% this model is for; keeping where a stroke is, not only that it
+    is there, is what the small head adds. No normalisation step: the BatchNorm after the first
+    convolution rescales the raw 0..1 pixels (ONNX Runtime folds it into the convolution), so the
+    exported graph has two nodes fewer.
     """
 
-    def __init__(self, widths: tuple[int, int, int] = (16, 32, 64)) -> None:
+    def __init__(self, widths: tuple[int, int, int] = (16, 32, 64), hidden: int = 64) -> None:
         super().__init__()
         c1, c2, c3 = widths
 
         def block(cin: int, cout: int) -> list[nn.Module]:
-            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+            return [
+                nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+            ]
 
-        self.features = nn.Sequential(
-            *block(1, c1),
-            nn.MaxPool2d(2),  # 14x14
-            *block(c1, c2),
-            nn.MaxPool2d(2),  # 7x7
-            *block(c2, c3),
-            nn.AdaptiveAvgPool2d(1),
+        self.features = nn.Sequential(*block(1, c1), *block(c1, c2), *block(c2, c3))  # 28 -> 14 -> 7 -> 3
+        self.classifier = nn.Sequential(
             nn.Flatten(),
+            nn.Linear(c3 * 3 * 3, hidden),  # no BatchNorm here: ONNX Runtime cannot fold it into a Gemm
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, 10),
         )
-        self.classifier = nn.Linear(c3, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))

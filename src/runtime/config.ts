@@ -8,8 +8,12 @@ import { timeoutsConfigShape } from './http/timeouts.ts';
 import { largestPreprocessCost, limitsConfigShape } from './limits.ts';
 import { wsConfigShape } from './ws/settings.ts';
 
-/** The bundled model, resolved from this file so `kinfer runtime` works from any directory. */
-export const bundledModelPath = fileURLToPath(new URL('../../models/mnist-cnn/model.onnx', import.meta.url));
+/** A builtin model's file (`models/<name>/model.onnx`), resolved from this file so it works from any directory. */
+export const builtinModelPath = (name: string): string =>
+  fileURLToPath(new URL(`../../models/${name}/model.onnx`, import.meta.url));
+
+/** The model `kinfer runtime` serves when --model is not given. */
+export const bundledModelPath = builtinModelPath('mnist-cnn');
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const list = z.preprocess(

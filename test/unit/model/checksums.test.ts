@@ -2,22 +2,29 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadMnistTest, MNIST_TEST_FILES } from '../../../src/datasets/idx.ts';
-import { datasetDir, modelDir, modelPath } from './files.ts';
+import { committedModelDirs, datasetDir, modelDir, modelPath, models } from './files.ts';
 
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
-describe('mnist-cnn model file', () => {
-  const digest = sha256(modelPath);
+describe('models/', () => {
+  it('holds exactly the builtin models the API accepts (spec.model.source.builtin)', () => {
+    expect(committedModelDirs()).toEqual([...models].sort());
+  });
+});
+
+describe.each(models)('%s model file', (name) => {
+  const digest = sha256(modelPath(name));
 
   it('matches model.onnx.sha256 (sha256sum format)', () => {
-    expect(readFileSync(`${modelDir}model.onnx.sha256`, 'utf8')).toBe(`${digest}  model.onnx\n`);
+    expect(readFileSync(`${modelDir(name)}model.onnx.sha256`, 'utf8')).toBe(`${digest}  model.onnx\n`);
   });
 
   it('matches the sha256 stated in the model card, and the card states no other', () => {
-    const card = readFileSync(`${modelDir}MODEL_CARD.md`, 'utf8');
+    const card = readFileSync(`${modelDir(name)}MODEL_CARD.md`, 'utf8');
     const stated = new Set(card.match(/\b[0-9a-f]{64}\b/g) ?? []);
     expect([...stated]).toEqual([digest]);
     expect(card).toMatch(new RegExp(`\\*\\*sha256\\*\\*: \`${digest}\``));
+    expect(card.startsWith(`# ${name}\n`)).toBe(true);
   });
 });
 

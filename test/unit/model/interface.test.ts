@@ -1,11 +1,11 @@
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { modelPath } from './files.ts';
+import { modelPath, models } from './files.ts';
 
-describe('mnist-cnn ONNX interface', () => {
+describe.each(models)('%s ONNX interface', (name) => {
   let session: ort.InferenceSession;
   beforeAll(async () => {
-    session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1 });
+    session = await ort.InferenceSession.create(modelPath(name), { intraOpNumThreads: 1 });
   });
 
   it('has one float32 input "input" [N,1,28,28] with a dynamic batch axis', () => {
