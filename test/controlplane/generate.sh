@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Writes go.mod/go.sum for the pinned versions in versions.env.
+# Writes go.mod/go.sum (and coredns/go.mod, coredns/go.sum) for the pinned versions in versions.env.
 #
 # k8s.io/kubernetes replaces every k8s.io/* staging module with a local path at v0.0.0, so it
 # cannot be required as is. The staging modules are published as v0.<minor>.<patch>; this script
@@ -19,6 +19,22 @@ mapfile -t staging < <(sed -n 's#^\t\(k8s.io/[^ ]*\) => ./staging/.*#\1#p' "$k8s
 ((${#staging[@]} > 0)) || { echo "generate: no staging replaces found in $k8s_mod" >&2; exit 1; }
 etcd_version=$(sed -n 's#^\tgo.etcd.io/etcd/server/v3 \(v[^ ]*\).*#\1#p' "$k8s_mod")
 [[ -n "$etcd_version" ]] || { echo "generate: no etcd server version in $k8s_mod" >&2; exit 1; }
+
+# CoreDNS: its own module (its etcd client cannot share a build with the apiserver's etcd server),
+# with the same k8s.io twins, so its Kubernetes client is the cluster's version. Written first: the
+# main module's tidy must see coredns/go.mod, or it would take coredns/ as its own package.
+(
+  cd coredns
+  rm -f go.mod go.sum
+  go mod init kinfer.dev/test/controlplane/coredns >/dev/null 2>&1
+  go mod edit -go=1.24.0
+  go mod edit -require="github.com/coredns/coredns@${COREDNS_VERSION}"
+  for module in "${staging[@]}"; do
+    go mod edit -replace="${module}=${module}@${staging_version}"
+  done
+  go mod tidy
+)
+echo "generate: coredns ${COREDNS_VERSION}"
 
 rm -f go.mod go.sum
 go mod init kinfer.dev/test/controlplane >/dev/null 2>&1

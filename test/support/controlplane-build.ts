@@ -22,6 +22,16 @@ export const componentNames = [
 ] as const;
 export type ComponentName = (typeof componentNames)[number];
 
+/** The real node's components in the same binary (`kcp kubelet ...`, or a symlink). */
+export const nodeComponentNames = ['kubelet', 'kube-proxy'] as const;
+export type NodeComponentName = (typeof nodeComponentNames)[number];
+
+/**
+ * Besides kcp, the build directory holds `coredns` (its own module, coredns/) and `pause` (the
+ * pod sandbox's process, copied into the locally built pause image).
+ */
+export const extraBinaries = ['coredns', 'pause'] as const;
+
 export class ControlPlaneBuildError extends Error {
   readonly code = 'controlplane_build_failed';
   constructor(
@@ -36,6 +46,7 @@ export class ControlPlaneBuildError extends Error {
 export interface PinnedVersions {
   kubernetes: string;
   kwok: string;
+  coredns: string;
 }
 
 export async function readPinnedVersions(moduleDir = controlPlaneModuleDir): Promise<PinnedVersions> {
@@ -45,7 +56,11 @@ export async function readPinnedVersions(moduleDir = controlPlaneModuleDir): Pro
     if (!match?.[1]) throw new ControlPlaneBuildError(`versions.env: ${key} is missing or not a version`);
     return match[1];
   };
-  return { kubernetes: value('KUBERNETES_VERSION'), kwok: value('KWOK_VERSION') };
+  return {
+    kubernetes: value('KUBERNETES_VERSION'),
+    kwok: value('KWOK_VERSION'),
+    coredns: value('COREDNS_VERSION'),
+  };
 }
 
 function ldflags(versions: PinnedVersions): string {
@@ -79,18 +94,32 @@ async function goVersion(): Promise<string> {
   }
 }
 
-/** Everything that changes the binary: pinned modules, sources, Go toolchain, linker flags. */
+/** The Go sources of one package directory of the module, relative to the module directory. */
+async function goSources(moduleDir: string, packageDir: string): Promise<string[]> {
+  const files = (await readdir(join(moduleDir, packageDir))).filter((f) => f.endsWith('.go')).sort();
+  return files.map((f) => join(packageDir, f));
+}
+
+/** Everything that changes the binaries: pinned modules, sources, Go toolchain, linker flags. */
 export async function buildKey(moduleDir = controlPlaneModuleDir): Promise<{ key: string; dir: string }> {
   const versions = await readPinnedVersions(moduleDir);
   const hash = createHash('sha256');
   hash.update(await goVersion());
   hash.update(ldflags(versions));
-  const sources = (await readdir(join(moduleDir, 'cmd', 'kcp'))).filter((f) => f.endsWith('.go')).sort();
-  for (const file of ['go.mod', 'go.sum', ...sources.map((f) => join('cmd', 'kcp', f))]) {
+  const files = [
+    'go.mod',
+    'go.sum',
+    ...(await goSources(moduleDir, join('cmd', 'kcp'))),
+    ...(await goSources(moduleDir, join('cmd', 'pause'))),
+    join('coredns', 'go.mod'),
+    join('coredns', 'go.sum'),
+    ...(await goSources(moduleDir, 'coredns')),
+  ];
+  for (const file of files) {
     hash.update(file);
     hash.update(await readFile(join(moduleDir, file)));
   }
-  const key = `k8s-${versions.kubernetes}-kwok-${versions.kwok}-${hash.digest('hex').slice(0, 12)}`;
+  const key = `k8s-${versions.kubernetes}-kwok-${versions.kwok}-coredns-${versions.coredns}-${hash.digest('hex').slice(0, 12)}`;
   return { key, dir: join(cacheRoot(), key) };
 }
 
@@ -149,12 +178,11 @@ export async function ensureControlPlaneBinary(
   await mkdir(temp, { recursive: true });
   options.onBuildStart?.(logPath);
   const log = createWriteStream(logPath);
-  const code = await new Promise<number | null>((resolvePromise, reject) => {
-    const child = spawn(
-      'go',
-      ['build', '-ldflags', ldflags(versions), '-o', join(temp, 'kcp'), './cmd/kcp'],
-      {
-        cwd: controlPlaneModuleDir,
+  const goBuild = (cwd: string, args: string[]) =>
+    new Promise<number | null>((resolvePromise, reject) => {
+      log.write(`$ go build ${args.join(' ')}   (in ${cwd})\n`);
+      const child = spawn('go', ['build', '-ldflags', ldflags(versions), ...args], {
+        cwd,
         env: {
           ...process.env,
           CGO_ENABLED: '0',
@@ -162,13 +190,16 @@ export async function ensureControlPlaneBinary(
           GOFLAGS: '-trimpath -buildvcs=false -mod=readonly',
         },
         stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    child.stdout.pipe(log, { end: false });
-    child.stderr.pipe(log, { end: false });
-    child.on('error', reject);
-    child.on('close', resolvePromise);
-  });
+      });
+      child.stdout.pipe(log, { end: false });
+      child.stderr.pipe(log, { end: false });
+      child.on('error', reject);
+      child.on('close', resolvePromise);
+    });
+  // One after the other: each already keeps both cores busy.
+  let code = await goBuild(controlPlaneModuleDir, ['-o', `${temp}/`, './cmd/kcp', './cmd/pause']);
+  if (code === 0)
+    code = await goBuild(join(controlPlaneModuleDir, 'coredns'), ['-o', join(temp, 'coredns'), '.']);
   await new Promise((resolveEnd) => log.end(resolveEnd));
   if (code !== 0) {
     await rm(temp, { recursive: true, force: true });
@@ -178,7 +209,7 @@ export async function ensureControlPlaneBinary(
       await tail(logPath),
     );
   }
-  for (const name of componentNames) await symlink('kcp', join(temp, name));
+  for (const name of [...componentNames, ...nodeComponentNames]) await symlink('kcp', join(temp, name));
   try {
     await rename(temp, dir);
   } catch (error) {

@@ -32,6 +32,20 @@ describe('test control plane pins', () => {
     expect(goMod.match(/^replace /gm)?.length).toBe(replaces.length);
   });
 
+  it("coredns/go.mod requires the pinned CoreDNS with the cluster's k8s.io twins", async () => {
+    const versions = await readPinnedVersions();
+    const staging = `v0.${versions.kubernetes.replace(/^v1\./, '')}`;
+    const goMod = await readFile(join(controlPlaneModuleDir, 'coredns', 'go.mod'), 'utf8');
+    expect(goMod).toMatch(
+      new RegExp(`^require github\\.com/coredns/coredns ${versions.coredns.replaceAll('.', '\\.')}$`, 'm'),
+    );
+    const replaces = [...goMod.matchAll(/^replace (k8s\.io\/\S+) => (\S+) (\S+)$/gm)];
+    expect(replaces.map(([, from]) => from)).toContain('k8s.io/client-go');
+    for (const [, from, to, version] of replaces) {
+      expect({ from, to, version }).toEqual({ from, to: from, version: staging });
+    }
+  });
+
   it('versions.env rejects a line that is not a version', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kinfer-pins-'));
     try {

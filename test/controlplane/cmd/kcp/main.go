@@ -1,6 +1,6 @@
-// Command kcp is the test control plane in one multi-call binary: kube-apiserver,
-// kube-controller-manager, kube-scheduler, etcd and kwok share most of their dependencies, so one
-// link step and one file on disk replace five.
+// Command kcp is the test cluster in one multi-call binary: kube-apiserver,
+// kube-controller-manager, kube-scheduler, etcd, kwok and the real node's kubelet and kube-proxy
+// share most of their dependencies, so one link step and one file on disk replace seven.
 //
 // It dispatches on its first argument (`kcp kube-apiserver --flags...`) or, when started through a
 // symlink named after a component, on the program name (`kube-apiserver --flags...`), which is the
@@ -23,6 +23,8 @@ var components = map[string]func() int{
 	"kube-scheduler":          runScheduler,
 	"etcd":                    runEtcd,
 	"kwok":                    runKwok,
+	"kubelet":                 runKubelet,
+	"kube-proxy":              runKubeProxy,
 }
 
 func main() {
