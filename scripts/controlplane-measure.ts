@@ -1,8 +1,12 @@
-// `npx tsx scripts/controlplane-measure.ts [runs]`: the test control plane's warm start-to-ready
-// time (each run), apiserver restart and stop times, and the resident memory of each component
-// after it has idled for a few seconds. Needs the cached binary (npm run controlplane:build).
+// `npx tsx scripts/controlplane-measure.ts [runs] [--real-node]`: the test control plane's warm
+// start-to-ready time (each run), apiserver restart and stop times, and the resident memory of each
+// component after it has idled for a few seconds. Needs the cached binary (npm run
+// controlplane:build). --real-node adds the real node with the kinfer image (npm run image:build):
+// containerd, kubelet and kube-proxy are measured too, and the node's directory on disk.
 import { readFile } from 'node:fs/promises';
-import { startControlPlane } from '../test/support/controlplane.ts';
+import { execFileSync } from 'node:child_process';
+import { repoRoot, startControlPlane } from '../test/support/controlplane.ts';
+import { ensureKinferImage } from '../test/support/node/images.ts';
 
 // RSS counts the shared binary's pages in every process; PSS splits shared pages between the
 // processes that map them, so the PSS total is what the set really costs in memory.
@@ -13,10 +17,15 @@ async function memoryKiB(pid: number): Promise<{ rss: number; pss: number }> {
   return { rss: field('Rss'), pss: field('Pss') };
 }
 
-const runs = Number(process.argv[2] ?? 3);
+const realNode = process.argv.includes('--real-node');
+const runs = Number(process.argv.slice(2).find((arg) => /^\d+$/.test(arg)) ?? 3);
+const image = realNode ? await ensureKinferImage({ repoRoot }) : undefined;
 const startups: number[] = [];
 for (let run = 1; run <= runs; run++) {
-  const controlPlane = await startControlPlane();
+  const controlPlane = await startControlPlane(image ? { realNode: { images: [image.archive] } } : {});
+  if (controlPlane.realNode) {
+    process.stdout.write(`run ${run}: real node ready ${controlPlane.realNode.startupMs} ms after the control plane\n`);
+  }
   startups.push(controlPlane.startupMs);
   process.stdout.write(`run ${run}: start-to-ready ${controlPlane.startupMs} ms\n`);
   if (run === runs) {
@@ -30,6 +39,10 @@ for (let run = 1; run <= runs; run++) {
       process.stdout.write(`memory ${name}: rss ${mib(memory.rss)}, pss ${mib(memory.pss)}\n`);
     }
     process.stdout.write(`memory total: rss ${mib(total.rss)}, pss ${mib(total.pss)}\n`);
+    if (controlPlane.realNode) {
+      const du = execFileSync('du', ['-sh', controlPlane.realNode.dir], { encoding: 'utf8' }).split('\t')[0];
+      process.stdout.write(`real node directory (containerd root with the images, kubelet, logs): ${du}\n`);
+    }
     const restartStarted = Date.now();
     await controlPlane.restartApiServer();
     process.stdout.write(`apiserver restart: ${Date.now() - restartStarted} ms\n`);

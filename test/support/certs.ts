@@ -50,6 +50,7 @@ async function leaf(
   name: string,
   subject: string,
   extensions: string[],
+  ca = { cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') },
 ): Promise<{ cert: string; key: string }> {
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
@@ -57,7 +58,7 @@ async function leaf(
   // `req -x509 -CA` (OpenSSL 3) signs a fresh key with the CA in one step, no CSR file.
   await openssl(
     ['req', '-x509', ...ecKey, '-keyout', key, '-out', cert, '-days', '7', '-subj', subject]
-      .concat(['-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key')])
+      .concat(['-CA', ca.cert, '-CAkey', ca.key])
       .concat(['-addext', 'basicConstraints=critical,CA:FALSE', ...addext]),
     dir,
   );
@@ -113,6 +114,25 @@ export async function createControlPlaneCerts(
     serviceAccountKey,
     serviceAccountPub,
   };
+}
+
+/**
+ * A client certificate signed by the control plane's CA, e.g. the kubelet's
+ * (`/O=system:nodes/CN=system:node:NAME`) or kube-proxy's (`/CN=system:kube-proxy`).
+ */
+export async function createClientCert(
+  dir: string,
+  name: string,
+  subject: string,
+  ca: Pick<ControlPlaneCerts, 'caCert' | 'caKey'>,
+): Promise<{ cert: string; key: string }> {
+  return leaf(
+    dir,
+    name,
+    subject,
+    ['keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth'],
+    { cert: ca.caCert, key: ca.caKey },
+  );
 }
 
 /** Writes a kubeconfig with embedded credentials, so it stays valid when copied elsewhere. */

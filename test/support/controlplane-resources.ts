@@ -17,8 +17,18 @@ export class CrdInstallError extends Error {
 /** Annotation kwok is told to manage; only Nodes carrying it get kwok's fake kubelet. */
 export const fakeNodeAnnotation = { key: 'kwok.x-k8s.io/node', value: 'fake' } as const;
 
-/** A Node for kwok to run: big enough that no test runs out of CPU, memory or pod slots. */
-export function fakeNode(name: string): object {
+/** Taint of the kwok nodes in a cluster with a real node: pods land there only if they tolerate it. */
+export const fakeNodeTaint = {
+  key: fakeNodeAnnotation.key,
+  value: fakeNodeAnnotation.value,
+  effect: 'NoSchedule',
+} as const;
+
+/**
+ * A Node for kwok to run: big enough that no test runs out of CPU, memory or pod slots. Tainted
+ * (fakeNodeTaint) when the cluster also has a real node, which then gets every pod by default.
+ */
+export function fakeNode(name: string, options: { tainted?: boolean } = {}): object {
   const resources = { cpu: '32', memory: '256Gi', pods: '110', 'ephemeral-storage': '1Ti' };
   return {
     apiVersion: 'v1',
@@ -36,6 +46,7 @@ export function fakeNode(name: string): object {
         type: 'kwok',
       },
     },
+    ...(options.tainted ? { spec: { taints: [fakeNodeTaint] } } : {}),
     status: {
       allocatable: resources,
       capacity: resources,

@@ -11,6 +11,14 @@ import { type ComponentName, componentNames, ensureControlPlaneBinary } from './
 import { type KubeConnection, kubeRequest, kubeRequestOk, pollUntil, sleep } from './controlplane-http.ts';
 import { installExitHooks, ManagedProcess, registerTempDir, releaseTempDir } from './controlplane-process.ts';
 import { fakeNode, fakeNodeAnnotation, installCrdsDirect } from './controlplane-resources.ts';
+import { type ClusterNetwork, type ClusterNetworkOptions, clusterNetwork } from './node/network.ts';
+import {
+  acquireRealNodeHost,
+  type RealNode,
+  type RealNodeHost,
+  type RealNodeInfo,
+  startRealNode,
+} from './node/real-node.ts';
 
 export { crdFiles, fakeNodeAnnotation, installCrds, installCrdsDirect } from './controlplane-resources.ts';
 
@@ -25,23 +33,38 @@ export interface ControlPlaneOptions {
   log?: (line: string) => void;
   /** Called when the binary is missing and a (slow, cold) build starts. */
   onBuildStart?: (logPath: string) => void;
+  /** Pod and Service CIDRs (defaults 198.18.0.0/16 and 198.19.0.0/16; private ranges are refused). */
+  network?: ClusterNetworkOptions;
+  /**
+   * A real node besides the kwok ones (containerd, kubelet, kube-proxy, CoreDNS; see
+   * node/real-node.ts): the apiserver then listens on the node IP, which pods reach, and the
+   * kwok nodes are tainted so that only pods that tolerate it land there.
+   */
+  realNode?: boolean | { images?: string[]; nodeName?: string };
 }
 
 export interface ControlPlane {
   /** Kubeconfig with embedded admin (system:masters) client certificate. */
   kubeconfigPath: string;
-  /** The apiserver URL, https://127.0.0.1:<port>. */
+  /** The apiserver URL, https://127.0.0.1:<port> (with a real node: https://<node IP>:<port>). */
   server: string;
+  /** The cluster's addresses (pod and Service CIDRs, DNS and `kubernetes` Service IPs). */
+  network: ClusterNetwork;
+  /** The real node, when one was asked for. */
+  realNode?: RealNodeInfo;
   connection: KubeConnection;
   /** Temp directory holding certs, etcd data, kubeconfig and `logs/<component>.log`. */
   dir: string;
   /** Milliseconds from the start call to everything ready. */
   startupMs: number;
   /** Process ids by component, for measurements (RSS) and debugging. */
-  pids(): Partial<Record<ComponentName, number>>;
+  pids(): Partial<Record<ComponentName | 'kubelet' | 'kube-proxy' | 'containerd', number>>;
   /** Stops the apiserver (SIGTERM) and starts it again on the same port and etcd; resolves when ready. */
   restartApiServer(): Promise<void>;
-  /** Stops every component (kwok, scheduler, controller manager, apiserver, etcd) and removes the temp dir. */
+  /**
+   * Stops every component (the real node, kwok, scheduler, controller manager, apiserver, etcd),
+   * removes the temp dir and puts back what the real node changed on the host.
+   */
   stop(): Promise<void>;
 }
 
@@ -166,6 +189,8 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
   const log = options.log ?? (() => {});
   const step = (what: string) => log(`${what} (+${Date.now() - started} ms)`);
   installExitHooks();
+  const network = clusterNetwork(options.network);
+  const realNodeOptions = options.realNode === true ? {} : options.realNode || undefined;
 
   await sweepStaleDirs();
   const dir = await mkdtemp(join(tmpdir(), tempPrefix));
@@ -174,10 +199,17 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
   const logsDir = join(dir, 'logs');
   const processes = new Map<ComponentName, ManagedProcess>();
   let stopped = false;
+  let nodeHost: RealNodeHost | undefined;
+  let realNode: RealNode | undefined;
 
   const stopAll = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    if (realNode) {
+      const stopStarted = Date.now();
+      await realNode.stop();
+      log(`stopped the real node in ${Date.now() - stopStarted} ms`);
+    }
     // Reverse dependency order: clients first, etcd last, so nothing logs errors about a
     // vanished apiserver and etcd shuts down with no open watches.
     for (const name of [
@@ -197,13 +229,26 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
       await rm(dir, { recursive: true, force: true });
     }
     releaseTempDir(dir);
+    if (nodeHost) {
+      const errors = await nodeHost.release();
+      for (const error of errors) log(`restoring the host: ${error}`);
+      if (errors.length > 0) throw new Error(`the real node left the host changed:\n${errors.join('\n')}`);
+      log('host restored');
+    }
   };
 
   try {
     await mkdir(logsDir);
+    // The real node's network goes first: the apiserver listens on the node IP.
+    if (realNodeOptions) {
+      nodeHost = await acquireRealNodeHost(network);
+      step(`real node host prepared (${nodeHost.state.dir})`);
+    }
+    const address = realNodeOptions ? network.nodeIp : '127.0.0.1';
+    const sans = [`IP:${network.apiServiceIp}`, ...(realNodeOptions ? [`IP:${network.nodeIp}`] : [])];
     const [executables, certs, ports] = await Promise.all([
       resolveExecutables(options),
-      createControlPlaneCerts(dir, { extraSans: ['IP:10.96.0.1'] }),
+      createControlPlaneCerts(dir, { extraSans: sans }),
       freePorts(5),
     ]);
     const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedulerPort] = ports as [
@@ -215,7 +260,7 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
     ];
     step('binaries, certificates and ports ready');
 
-    const server = `https://127.0.0.1:${apiPort}`;
+    const server = `https://${address}:${apiPort}`;
     const kubeconfigPath = join(dir, 'kubeconfig');
     await writeKubeconfig(kubeconfigPath, server, certs);
     const connection: KubeConnection = {
@@ -279,8 +324,8 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
     await ready('etcd', async () => ((await httpStatus(`${etcdUrl}/health`)) === 200 ? true : undefined));
 
     const apiServerArgs = [
-      '--advertise-address=127.0.0.1',
-      '--bind-address=127.0.0.1',
+      `--advertise-address=${address}`,
+      `--bind-address=${address}`,
       `--secure-port=${apiPort}`,
       `--cert-dir=${join(dir, 'apiserver-certs')}`,
       `--tls-cert-file=${certs.servingCert}`,
@@ -291,11 +336,20 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
       `--service-account-key-file=${certs.serviceAccountPub}`,
       `--service-account-signing-key-file=${certs.serviceAccountKey}`,
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-      '--service-cluster-ip-range=10.96.0.0/16',
+      `--service-cluster-ip-range=${network.serviceCidr}`,
       '--allow-privileged=true',
-      // One apiserver on loopback: the "kubernetes" Service endpoint reconciler would only fail
-      // on the loopback address (and there is nothing in the cluster to reach it).
-      '--endpoint-reconciler-type=none',
+      // With a real node, the "kubernetes" Service points at the node IP, where pods reach the
+      // apiserver. Without one the apiserver is on loopback only, where the endpoint reconciler
+      // would only fail (and there is nothing in the cluster to reach it).
+      ...(realNodeOptions
+        ? [
+            '--endpoint-reconciler-type=lease',
+            // logs, exec, port-forward: the apiserver calls the kubelet as the admin user.
+            `--kubelet-client-certificate=${certs.adminCert}`,
+            `--kubelet-client-key=${certs.adminKey}`,
+            '--kubelet-preferred-address-types=InternalIP',
+          ]
+        : ['--endpoint-reconciler-type=none']),
       '--profiling=false',
       '--v=1',
     ];
@@ -342,7 +396,7 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
           `--kubeconfig=${kubeconfigPath}`,
           '--manage-all-nodes=false',
           `--manage-nodes-with-annotation-selector=${fakeNodeAnnotation.key}=${fakeNodeAnnotation.value}`,
-          '--cidr=10.244.0.1/16',
+          `--cidr=${network.kwokPodCidr}`,
           '--node-ip=127.0.0.1',
           // Heartbeats through Leases renewed every 10 s, as kubelets do.
           '--node-lease-duration-seconds=40',
@@ -355,7 +409,7 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
     const nodeNames = Array.from({ length: options.nodes ?? 3 }, (_, i) => `kwok-node-${i}`);
     const nodesCreated = Promise.all(
       nodeNames.map(async (name) => {
-        const node = fakeNode(name) as { status: unknown };
+        const node = fakeNode(name, { tainted: !!realNodeOptions }) as { status: unknown };
         const created = await kubeRequest(connection, 'POST', '/api/v1/nodes', {
           body: JSON.stringify(node),
         });
@@ -391,7 +445,7 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
       '--leader-elect=false',
       `--service-account-private-key-file=${certs.serviceAccountKey}`,
       `--root-ca-file=${certs.caCert}`,
-      '--service-cluster-ip-range=10.96.0.0/16',
+      `--service-cluster-ip-range=${network.serviceCidr}`,
       // Every default controller except the ones that need a cloud or real kubelets' CSRs.
       '--controllers=*,-node-ipam-controller,-cloud-node-lifecycle-controller,-service-lb-controller,-node-route-controller',
       // CSRs (e.g. a test creating one) get signed by the throwaway CA.
@@ -430,17 +484,33 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
         (await httpStatus(`https://127.0.0.1:${schedulerPort}/healthz`, true)) === 200 ? true : undefined,
       ),
     ]);
-    const startupMs = Date.now() - started;
     step('control plane ready');
+    if (realNodeOptions && nodeHost) {
+      realNode = await startRealNode({
+        host: nodeHost,
+        connection,
+        server,
+        certs,
+        binDir: (await ensureControlPlaneBinary()).dir,
+        freePorts,
+        log,
+        ...realNodeOptions,
+      });
+    }
+    const startupMs = Date.now() - started;
 
     return {
       kubeconfigPath,
       server,
       connection,
+      network,
+      ...(realNode ? { realNode: realNode.info } : {}),
       dir,
       startupMs,
-      pids: () =>
-        Object.fromEntries([...processes].filter(([, p]) => p.running).map(([name, p]) => [name, p.pid])),
+      pids: () => ({
+        ...Object.fromEntries([...processes].filter(([, p]) => p.running).map(([name, p]) => [name, p.pid])),
+        ...realNode?.pids(),
+      }),
       restartApiServer: async () => {
         const apiserver = processes.get('kube-apiserver');
         await apiserver?.stop(stopGraceMs['kube-apiserver']);

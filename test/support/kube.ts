@@ -26,14 +26,23 @@ export function uniqueName(prefix: string): string {
 
 /**
  * Creates a namespace of its own for the calling test file (in beforeAll) and deletes it afterwards
- * (afterAll, without waiting for finalization). Returns a getter, since the name exists only once
+ * (afterAll, without waiting for finalization), in the kube project's cluster or, given its
+ * kubeconfig path, another one (the e2e project's). Returns a getter, since the name exists only once
  * beforeAll has run.
  */
-export function useTestNamespace(prefix = 'test'): () => string {
+export function useTestNamespace(
+  prefix = 'test',
+  kubeconfigPath: () => string = testKubeconfigPath,
+): () => string {
   let name: string | undefined;
+  const kubeConfig = () => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfigPath());
+    return kc;
+  };
   beforeAll(async () => {
     const candidate = uniqueName(prefix);
-    const core = testKubeConfig().makeApiClient(CoreV1Api);
+    const core = kubeConfig().makeApiClient(CoreV1Api);
     await core.createNamespace({
       body: { metadata: { name: candidate, labels: { 'kinfer.dev/test': 'true' } } },
     });
@@ -51,7 +60,7 @@ export function useTestNamespace(prefix = 'test'): () => string {
   });
   afterAll(async () => {
     if (!name) return;
-    await testKubeConfig()
+    await kubeConfig()
       .makeApiClient(CoreV1Api)
       .deleteNamespace({ name })
       .catch(() => {});

@@ -72,7 +72,9 @@ describe('test control plane', () => {
       expect(pod.spec?.nodeName).toMatch(/^kwok-node-\d+$/);
       expect(pod.status?.phase).toBe('Running');
       expect(hasCondition(pod.status?.conditions, 'Ready')).toBe(true);
-      expect(pod.status?.podIP).toMatch(/^10\.244\./);
+      // kwok's fake pod IPs: the upper half of the cluster's pod CIDR 198.18.0.0/16.
+      expect(pod.status?.podIP).toMatch(/^198\.18\.(\d+)\./);
+      expect(Number(pod.status?.podIP?.split('.')[2])).toBeGreaterThanOrEqual(128);
     }
     const replicaSets = await apps.listNamespacedReplicaSet({
       namespace: namespace(),
