@@ -265,15 +265,21 @@ async function pushArchive(ref: string, archive: string, logPath: string): Promi
   await rename(temp, archive);
 }
 
-/** Older archives and images of the same name go once a new one is built (the disk stays bounded). */
-async function pruneOld(name: string, keep: string): Promise<void> {
+/**
+ * Once a new image is built, all but the newest `keepCount` archives (and images) of the same name
+ * go, so the disk stays bounded while several work trees sharing the cache keep theirs.
+ */
+async function pruneOld(name: string, keep: string, keepCount = 3): Promise<void> {
   const cache = imageCacheDir();
+  const archives: { key: string; mtimeMs: number }[] = [];
   for (const entry of await readdir(cache)) {
     const match = new RegExp(`^${name}-([0-9a-f]{16})\\.tar$`).exec(entry);
-    if (match && match[1] !== keep) {
-      await rm(join(cache, entry), { force: true });
-      await buildah(['rmi', `kinfer.local/${name}:${match[1]}`]).catch(() => {});
-    }
+    if (match?.[1]) archives.push({ key: match[1], mtimeMs: (await stat(join(cache, entry))).mtimeMs });
+  }
+  const old = archives.filter((archive) => archive.key !== keep).sort((a, b) => b.mtimeMs - a.mtimeMs);
+  for (const { key } of old.slice(keepCount - 1)) {
+    await rm(join(cache, `${name}-${key}.tar`), { force: true });
+    await buildah(['rmi', `kinfer.local/${name}:${key}`]).catch(() => {});
   }
 }
 
