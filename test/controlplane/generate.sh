@@ -20,30 +20,29 @@ mapfile -t staging < <(sed -n 's#^\t\(k8s.io/[^ ]*\) => ./staging/.*#\1#p' "$k8s
 etcd_version=$(sed -n 's#^\tgo.etcd.io/etcd/server/v3 \(v[^ ]*\).*#\1#p' "$k8s_mod")
 [[ -n "$etcd_version" ]] || { echo "generate: no etcd server version in $k8s_mod" >&2; exit 1; }
 
-# CoreDNS: its own module (its etcd client cannot share a build with the apiserver's etcd server),
-# with the same k8s.io twins, so its Kubernetes client is the cluster's version. Written first: the
-# main module's tidy must see coredns/go.mod, or it would take coredns/ as its own package.
-(
-  cd coredns
+# new_module NAME REQUIREMENT...: a fresh go.mod in the current directory requiring these, with
+# every k8s.io staging module replaced by its published twin, then tidied.
+new_module() {
+  local name=$1
+  shift
   rm -f go.mod go.sum
-  go mod init kinfer.dev/test/controlplane/coredns >/dev/null 2>&1
+  go mod init "$name" >/dev/null 2>&1
   go mod edit -go=1.24.0
-  go mod edit -require="github.com/coredns/coredns@${COREDNS_VERSION}"
+  for requirement in "$@"; do
+    go mod edit -require="$requirement"
+  done
   for module in "${staging[@]}"; do
     go mod edit -replace="${module}=${module}@${staging_version}"
   done
   go mod tidy
-)
+}
+
+# CoreDNS: its own module (its etcd client cannot share a build with the apiserver's etcd server),
+# with the same k8s.io twins, so its Kubernetes client is the cluster's version. Written first: the
+# main module's tidy must see coredns/go.mod, or it would take coredns/ as its own package.
+(cd coredns && new_module kinfer.dev/test/controlplane/coredns "github.com/coredns/coredns@${COREDNS_VERSION}")
 echo "generate: coredns ${COREDNS_VERSION}"
 
-rm -f go.mod go.sum
-go mod init kinfer.dev/test/controlplane >/dev/null 2>&1
-go mod edit -go=1.24.0
-go mod edit -require="k8s.io/kubernetes@${KUBERNETES_VERSION}"
-go mod edit -require="go.etcd.io/etcd/server/v3@${etcd_version}"
-go mod edit -require="sigs.k8s.io/kwok@${KWOK_VERSION}"
-for module in "${staging[@]}"; do
-  go mod edit -replace="${module}=${module}@${staging_version}"
-done
-go mod tidy
+new_module kinfer.dev/test/controlplane "k8s.io/kubernetes@${KUBERNETES_VERSION}" \
+  "go.etcd.io/etcd/server/v3@${etcd_version}" "sigs.k8s.io/kwok@${KWOK_VERSION}"
 echo "generate: kubernetes ${KUBERNETES_VERSION}, ${#staging[@]} staging modules at ${staging_version}, etcd ${etcd_version}, kwok ${KWOK_VERSION}"

@@ -145,3 +145,14 @@ export function killEverythingNow(): void {
   }
   tempDirs.clear();
 }
+
+/** Whether a process with this id exists (EPERM: it does, owned by someone else). */
+export function processAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -9,7 +9,13 @@ import { fileURLToPath } from 'node:url';
 import { createControlPlaneCerts, writeKubeconfig } from './certs.ts';
 import { type ComponentName, componentNames, ensureControlPlaneBinary } from './controlplane-build.ts';
 import { type KubeConnection, kubeRequest, kubeRequestOk, pollUntil, sleep } from './controlplane-http.ts';
-import { installExitHooks, ManagedProcess, registerTempDir, releaseTempDir } from './controlplane-process.ts';
+import {
+  installExitHooks,
+  ManagedProcess,
+  processAlive,
+  registerTempDir,
+  releaseTempDir,
+} from './controlplane-process.ts';
 import { fakeNode, fakeNodeAnnotation, installCrdsDirect } from './controlplane-resources.ts';
 import { type ClusterNetwork, type ClusterNetworkOptions, clusterNetwork } from './node/network.ts';
 import {
@@ -140,15 +146,6 @@ function httpStatus(url: string, insecureTls = false): Promise<number> {
 
 const tempPrefix = 'kinfer-controlplane-';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Removes temp directories left by runs whose process was SIGKILLed (no exit hook ran; the
  * components themselves exit via kcp's parent watchdog). Directories of live runs are kept.
@@ -161,7 +158,7 @@ export async function sweepStaleDirs(): Promise<void> {
       .map(async (entry) => {
         const dir = join(tmpdir(), entry);
         const owner = Number.parseInt(await readFile(join(dir, 'owner.pid'), 'utf8').catch(() => ''), 10);
-        if (Number.isInteger(owner) && owner > 0 && !alive(owner)) {
+        if (Number.isInteger(owner) && owner > 0 && !processAlive(owner)) {
           await rm(dir, { recursive: true, force: true }).catch(() => {});
         }
       }),

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, readlink, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { processAlive } from '../controlplane-process.ts';
 import { run } from './exec.ts';
 import {
   type HostSnapshot,
@@ -155,15 +156,6 @@ async function installGuard(state: NodeHostState): Promise<void> {
   await run('iptables-restore', ['--noflush'], { input: rules.join('\n') });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function cmdline(pid: number): Promise<string> {
   return (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ');
 }
@@ -177,7 +169,7 @@ async function killAndWait(pids: number[], timeoutMs = 10_000): Promise<void> {
     }
   }
   const deadline = Date.now() + timeoutMs;
-  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (pids.some(processAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 }
 
 /** Every process in the node's cgroups (containers, shims placed there), depth first. */
@@ -283,7 +275,7 @@ export async function teardownHost(state: NodeHostState): Promise<string[]> {
   // Components first (the kubelet would restart containers), then containers, shims, containerd.
   const components = [];
   for (const proc of state.processes) {
-    if (alive(proc.pid) && (await cmdline(proc.pid)).includes(proc.marker)) components.push(proc);
+    if (processAlive(proc.pid) && (await cmdline(proc.pid)).includes(proc.marker)) components.push(proc);
   }
   const nodeAgents = components.filter((proc) => proc.name !== 'containerd').map((proc) => proc.pid);
   await killAndWait(nodeAgents);

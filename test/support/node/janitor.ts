@@ -3,6 +3,7 @@
 // kills the kubelet, containers, shims and containerd, and puts the host back as it was.
 //   node --import tsx test/support/node/janitor.ts <node dir> <harness pid> <lock path>
 import { readFile, rm } from 'node:fs/promises';
+import { processAlive } from '../controlplane-process.ts';
 import { loadState, teardownHost } from './host.ts';
 
 const [dir, pidText, lockPath] = process.argv.slice(2);
@@ -12,15 +13,6 @@ if (!dir || !Number.isInteger(watched) || watched <= 0 || !lockPath) {
   process.exit(2);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 // SIGTERM: the harness tore the node down itself and no longer needs us.
 process.on('SIGTERM', () => process.exit(0));
 // A Ctrl-C in the terminal that started the harness must not end the janitor before it is needed.
@@ -28,7 +20,7 @@ process.on('SIGINT', () => {});
 process.on('SIGHUP', () => {});
 
 const timer = setInterval(() => {
-  if (alive(watched)) return;
+  if (processAlive(watched)) return;
   clearInterval(timer);
   void (async () => {
     const log = (line: string) => process.stdout.write(`${new Date().toISOString()} janitor: ${line}\n`);

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ControlPlaneCerts, createClientCert, writeKubeconfig } from '../certs.ts';
 import { type KubeConnection, kubeRequest, pollUntil, serverSideApply } from '../controlplane-http.ts';
-import { ManagedProcess } from '../controlplane-process.ts';
+import { ManagedProcess, processAlive } from '../controlplane-process.ts';
 import { corednsNamespace, corednsObjects } from './coredns.ts';
 import { run } from './exec.ts';
 import {
@@ -53,16 +53,6 @@ interface LockContent {
   dir: string;
 }
 
-function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function readLock(): Promise<LockContent | undefined> {
   return readFile(lockPath(), 'utf8').then(
     (text) => JSON.parse(text) as LockContent,
@@ -82,7 +72,7 @@ async function acquireLock(dir: string): Promise<void> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const holder = await readLock();
-    if (holder && alive(holder.pid)) {
+    if (holder && processAlive(holder.pid)) {
       throw new Error(
         `a real node already runs on this machine (pid ${holder.pid}, ${holder.dir}); one at a time: stop it first`,
       );
@@ -90,7 +80,7 @@ async function acquireLock(dir: string): Promise<void> {
     // Its owner died. Its janitor is cleaning up or has died too; in that case clean up here.
     await pollUntil(
       'the janitor of a dead real node to finish',
-      async () => (alive(holder?.janitorPid) ? undefined : true),
+      async () => (processAlive(holder?.janitorPid) ? undefined : true),
       {
         timeoutMs: 120_000,
         intervalMs: 200,
