@@ -3,8 +3,9 @@
 // component after it has idled for a few seconds. Needs the cached binary (npm run
 // controlplane:build). --real-node adds the real node with the kinfer image (npm run image:build):
 // containerd, kubelet and kube-proxy are measured too, and the node's directory on disk.
-import { readFile } from 'node:fs/promises';
+
 import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { repoRoot, startControlPlane } from '../test/support/controlplane.ts';
 import { ensureKinferImage } from '../test/support/node/images.ts';
 
@@ -24,7 +25,9 @@ const startups: number[] = [];
 for (let run = 1; run <= runs; run++) {
   const controlPlane = await startControlPlane(image ? { realNode: { images: [image.archive] } } : {});
   if (controlPlane.realNode) {
-    process.stdout.write(`run ${run}: real node ready ${controlPlane.realNode.startupMs} ms after the control plane\n`);
+    process.stdout.write(
+      `run ${run}: real node ready ${controlPlane.realNode.startupMs} ms after the control plane\n`,
+    );
   }
   startups.push(controlPlane.startupMs);
   process.stdout.write(`run ${run}: start-to-ready ${controlPlane.startupMs} ms\n`);
