@@ -35,6 +35,11 @@ export interface InformerOptions {
   backoffMaxMs?: number;
   pageSize?: number;
   logger?: Logger;
+  /**
+   * The cache drops managedFields (the bulk of most objects) except this manager's own entries,
+   * which say what it owns (how a removed field is told from one nobody set).
+   */
+  managedFieldsOf?: string | undefined;
   onWatchRestart?: (reason: string) => void;
   onList?: () => void;
 }
@@ -198,7 +203,10 @@ export class Informer<T extends KubeObject = KubeObject> {
       });
       for (const item of page.items) {
         // List items carry no apiVersion/kind; restore them so handlers see whole objects.
-        const object = trim({ ...item, apiVersion: item.apiVersion ?? apiVersion(type), kind: type.kind });
+        const object = trim(
+          { ...item, apiVersion: item.apiVersion ?? apiVersion(type), kind: type.kind },
+          this.options.managedFieldsOf,
+        );
         fresh.set(keyOf(object.metadata), object);
       }
       continueToken = page.metadata.continue || undefined;
@@ -287,11 +295,10 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   private apply(type: InformerEventType, raw: T): void {
-    const object = trim({
-      ...raw,
-      apiVersion: raw.apiVersion ?? apiVersion(this.options.type),
-      kind: this.options.type.kind,
-    });
+    const object = trim(
+      { ...raw, apiVersion: raw.apiVersion ?? apiVersion(this.options.type), kind: this.options.type.kind },
+      this.options.managedFieldsOf,
+    );
     const key = keyOf(object.metadata);
     if (type === 'DELETED') {
       this.store.delete(key);
@@ -331,9 +338,11 @@ export class Informer<T extends KubeObject = KubeObject> {
 const apiVersion = (type: ResourceType): string =>
   type.group ? `${type.group}/${type.version}` : type.version;
 
-/** managedFields are the bulk of most objects and nothing here reads them. */
-function trim<T extends KubeObject>(object: T): T {
-  if (object.metadata?.managedFields === undefined) return object;
+/** managedFields are the bulk of most objects; only `manager`'s own entries are kept, if asked. */
+function trim<T extends KubeObject>(object: T, manager: string | undefined): T {
+  const entries = object.metadata?.managedFields as { manager?: string }[] | undefined;
+  if (entries === undefined) return object;
   const { managedFields: _, ...metadata } = object.metadata;
-  return { ...object, metadata };
+  const kept = manager ? entries.filter((entry) => entry.manager === manager) : [];
+  return { ...object, metadata: kept.length ? { ...metadata, managedFields: kept } : metadata };
 }

@@ -49,7 +49,7 @@ export interface OperatorContext {
   /** One shared cache per (resource, label and field selector), started before the controllers. */
   cache<T extends KubeObject = KubeObject>(
     type: ResourceType,
-    options?: { labelSelector?: string; fieldSelector?: string },
+    options?: { labelSelector?: string; fieldSelector?: string; managedFieldsOf?: string },
   ): ObjectCache<T>;
   /** Hooks that feed the standard per-kind metrics; pass them to `new Controller`. */
   controllerHooks(
@@ -193,10 +193,11 @@ export class Operator {
       logger: (module) => createLogger(module),
       cache: <T extends KubeObject>(
         type: ResourceType,
-        options: { labelSelector?: string; fieldSelector?: string } = {},
+        options: { labelSelector?: string; fieldSelector?: string; managedFieldsOf?: string } = {},
       ) => {
         const fields = options.fieldSelector ? `&fields=${options.fieldSelector}` : '';
-        const key = `${type.group}/${type.plural}?${options.labelSelector ?? ''}${fields}`;
+        const managed = options.managedFieldsOf ? `&managedFieldsOf=${options.managedFieldsOf}` : '';
+        const key = `${type.group}/${type.plural}?${options.labelSelector ?? ''}${fields}${managed}`;
         let cache = this.caches.get(key);
         if (!cache) {
           cache = createCache(
@@ -205,6 +206,7 @@ export class Operator {
               type,
               labelSelector: options.labelSelector,
               fieldSelector: options.fieldSelector,
+              managedFieldsOf: options.managedFieldsOf,
               ...(this.options.watchTimeoutSeconds
                 ? { watchTimeoutSeconds: this.options.watchTimeoutSeconds }
                 : {}),

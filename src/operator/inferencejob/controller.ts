@@ -1,5 +1,15 @@
+import { FIELD_MANAGER } from '../../kube/apply.ts';
 import { Controller } from '../../kube/controller.ts';
-import { controllerOf, InferenceJobs, Jobs, keyOf, ModelDeployments } from '../../kube/resources.ts';
+import type { InformerEvent } from '../../kube/informer.ts';
+import {
+  controllerOf,
+  InferenceJobs,
+  Jobs,
+  type KubeObject,
+  keyOf,
+  ModelDeployments,
+  Services,
+} from '../../kube/resources.ts';
 import type { ControllerSetup, OperatorContext } from '../manager.ts';
 import { defaultRunnerConfig, type RunnerConfig } from './desired.ts';
 import { InferenceJobReconciler } from './reconciler.ts';
@@ -23,9 +33,10 @@ export function inferenceJobControllerWith(settings: InferenceJobSettings): Cont
     const inferenceJobs = ctx.cache(InferenceJobs);
     const modelDeployments = ctx.cache(ModelDeployments);
     const jobs = ctx.cache(Jobs, { labelSelector: jobSelector });
+    const services = ctx.cache(Services, { labelSelector: jobSelector, managedFieldsOf: FIELD_MANAGER });
     const reconciler = new InferenceJobReconciler({
       client: ctx.client,
-      caches: { inferenceJobs, modelDeployments, jobs },
+      caches: { inferenceJobs, modelDeployments, jobs, services },
       recorder: ctx.recorder,
       runner: {
         ...defaultRunnerConfig,
@@ -48,11 +59,13 @@ export function inferenceJobControllerWith(settings: InferenceJobSettings): Cont
       ...ctx.controllerHooks('InferenceJob'),
     });
     inferenceJobs.onEvent(({ object }) => controller.enqueue(keyOf(object.metadata)));
-    jobs.onEvent(({ object }) => {
+    const toOwner = ({ object }: InformerEvent<KubeObject>) => {
       const owner = controllerOf(object.metadata);
       if (owner?.kind === InferenceJobs.kind)
         controller.enqueue(keyOf({ namespace: object.metadata.namespace, name: owner.name }));
-    });
+    };
+    jobs.onEvent(toOwner);
+    services.onEvent(toOwner);
     // A ModelDeployment that appears or becomes Ready releases the jobs waiting for it.
     modelDeployments.onEvent(({ object }) => {
       for (const ij of inferenceJobs.list()) {

@@ -2,8 +2,9 @@ import { isDeepStrictEqual } from 'node:util';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { type InferenceJobStatus, parseInferenceJob } from '../../api/index.ts';
 import type { JobTerminationSummary } from '../../api/jobs.ts';
-import { applyObject, applyStatus, isSubset } from '../../kube/apply.ts';
+import { applyStatus } from '../../kube/apply.ts';
 import type { ObjectCache } from '../../kube/cache.ts';
+import { type ChildOutcome, ensureChild } from '../../kube/children.ts';
 import { isNotFound, type KubeClient } from '../../kube/client.ts';
 import { type Condition, conditionTransitions, findCondition } from '../../kube/conditions.ts';
 import type { ReconcileResult } from '../../kube/controller.ts';
@@ -22,6 +23,13 @@ import {
 import { createLogger, type Logger } from '../../log.ts';
 import { describeError } from '../../shared/errors.ts';
 import {
+  type ChildProblem,
+  childObject,
+  childProblem,
+  type EnsuredChild,
+  reportChildChanges,
+} from '../children.ts';
+import {
   desiredJob,
   desiredService,
   type ParsedInferenceJob,
@@ -39,6 +47,8 @@ export interface InferenceJobReconcilerOptions {
     modelDeployments: ObjectCache<KubeObject>;
     /** batch/v1 Jobs with the runner labels. */
     jobs: ObjectCache<KubeObject>;
+    /** The preview Services (the same labels). */
+    services: ObjectCache<KubeObject>;
   };
   recorder: EventRecorder;
   runner: RunnerConfig;
@@ -86,32 +96,14 @@ export class InferenceJobReconciler {
 
     const { namespace, name } = splitKey(key);
     const model = this.observeModel(namespace, ij.spec.modelDeploymentRef.name);
-    let job = this.options.caches.jobs.get(key) as V1Job | undefined;
-    if (job && controllerOf(job.metadata as KubeObject['metadata'])?.uid !== ij.metadata.uid) job = undefined;
+    const { job, problem } = await this.ensureChildren(ij, model);
 
-    if (!job && model.found && model.ready && model.infer) {
-      const service = desiredService(ij);
-      await applyObject(this.options.client, Services, service as KubeObject);
-      job = (await applyObject(
-        this.options.client,
-        Jobs,
-        desiredJob(ij, model.infer, this.options.runner) as KubeObject,
-      )) as V1Job;
-      this.log.info(
-        { event: 'inferencejob.created', key, modelEndpoint: model.infer },
-        'created runner Job and preview Service',
-      );
-      void this.options.recorder.record(
-        ij,
-        'Normal',
-        'Created',
-        `created Job ${name} and Service ${service.metadata?.name}`,
-      );
-    } else if (job) {
-      await this.ensureService(ij);
-    }
-
-    const observed: Observed = { model, job, runner: undefined };
+    const observed: Observed = {
+      model,
+      job,
+      runner: undefined,
+      ...(problem ? { problem: { reason: problem.reason, message: problem.message } } : {}),
+    };
     if (job) {
       observed.runner = await readRunner(this.options.runnerAccess, this.options.client, name, namespace);
       const ended = (...types: string[]) =>
@@ -126,7 +118,60 @@ export class InferenceJobReconciler {
       }
     }
     const status = computeStatus(ij, observed, now);
-    return this.writeStatus(ij, status, now);
+    const result = await this.writeStatus(ij, status, now);
+    // A transient failure goes back to the queue's backoff, after the status says what went wrong.
+    if (problem?.retry) throw problem.retry;
+    if (problem?.requeueAfterMs !== undefined)
+      return { requeueAfterMs: Math.min(problem.requeueAfterMs, result?.requeueAfterMs ?? Infinity) };
+    return result;
+  }
+
+  /**
+   * The preview Service (kept as desired) and the runner Job (created once the model is Ready,
+   * never updated: a Job's template is immutable). Neither is taken over from another owner,
+   * and no Job is created while the Service's name is taken.
+   */
+  private async ensureChildren(
+    ij: ParsedInferenceJob,
+    model: ModelObservation,
+  ): Promise<{ job: V1Job | undefined; problem: ChildProblem | undefined }> {
+    const { client, caches, recorder, runner } = this.options;
+    const key = keyOf(ij.metadata);
+    const cachedJob = caches.jobs.get(key);
+    const creating = !cachedJob && model.found && model.ready && model.infer !== undefined;
+    if (!cachedJob && !creating) return { job: undefined, problem: undefined };
+    const children: EnsuredChild[] = [];
+    const service = desiredService(ij) as KubeObject;
+    const serviceName = service.metadata.name ?? '';
+    children.push({
+      type: Services,
+      name: serviceName,
+      outcome: await ensureChild({
+        client,
+        type: Services,
+        owner: ij,
+        desired: service,
+        cached: caches.services.get(keyOf({ namespace: ij.metadata.namespace, name: serviceName })),
+      }),
+    });
+    let jobOutcome: ChildOutcome | undefined;
+    if (cachedJob && controllerOf(cachedJob.metadata)?.uid === ij.metadata.uid) {
+      jobOutcome = { kind: 'unchanged', object: cachedJob };
+    } else if (cachedJob || (model.found && model.infer !== undefined && !childProblem(children))) {
+      jobOutcome = await ensureChild({
+        client,
+        type: Jobs,
+        owner: ij,
+        desired: desiredJob(ij, model.found ? (model.infer ?? '') : '', runner) as KubeObject,
+        cached: cachedJob,
+      });
+    }
+    if (jobOutcome) children.push({ type: Jobs, name: ij.metadata.name ?? '', outcome: jobOutcome });
+    reportChildChanges(ij, children, recorder, this.log);
+    return {
+      job: childObject<V1Job>(children.find((child) => child.type === Jobs)),
+      problem: childProblem(children),
+    };
   }
 
   /** The runner's summary from its pods' termination messages; a malformed one is logged and ignored. */
@@ -168,22 +213,6 @@ export class InferenceJobReconciler {
       message: ready?.message ?? 'the ModelDeployment has no Ready condition yet',
       infer: status?.endpoints?.infer,
     };
-  }
-
-  /** Re-creates the preview Service if someone deleted or changed it. */
-  private async ensureService(ij: ParsedInferenceJob): Promise<void> {
-    const desired = desiredService(ij);
-    let observed: unknown;
-    try {
-      observed = await this.options.client.request(
-        'GET',
-        resourcePath(Services, { namespace: desired.metadata?.namespace, name: desired.metadata?.name }),
-      );
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-    if (observed && isSubset(desired, observed)) return;
-    await applyObject(this.options.client, Services, desired as KubeObject);
   }
 
   private async listPods(namespace: string, name: string): Promise<V1Pod[]> {

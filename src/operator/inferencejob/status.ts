@@ -31,6 +31,8 @@ export interface Observed {
    * the Job has finished, when the runner's REST endpoint never gave the final state.
    */
   terminated?: JobTerminationSummary;
+  /** Why the children are not as desired (ChildConflict, ApplyFailed): Ready says so. */
+  problem?: { reason: string; message: string };
 }
 
 export const isFinished = (status: InferenceJobStatus | undefined): boolean => {
@@ -209,6 +211,9 @@ function computeCoreStatus(ij: ParsedInferenceJob, observed: Observed, now: Date
         : `is not Ready (${model.reason}: ${model.message})`;
       set('Ready', 'False', 'ModelDeploymentNotReady', `ModelDeployment ${mdName} ${why}`);
       set('Succeeded', 'Unknown', 'WaitingForModel', `waiting for ModelDeployment ${mdName}`);
+    } else if (observed.problem) {
+      set('Ready', 'False', observed.problem.reason, observed.problem.message);
+      set('Succeeded', 'Unknown', 'Running', 'the job has not finished');
     } else {
       set('Ready', 'False', 'RunnerStarting', 'the runner Job is being created');
       set('Succeeded', 'Unknown', 'Running', 'the job has not finished');
@@ -282,7 +287,11 @@ function computeCoreStatus(ij: ParsedInferenceJob, observed: Observed, now: Date
     );
   }
 
-  if (snapshot) {
+  if (observed.problem) {
+    next.phase = (job.status?.active ?? 0) > 0 || current.phase === 'Running' ? 'Running' : 'Pending';
+    set('Ready', 'False', observed.problem.reason, observed.problem.message);
+    set('Succeeded', 'Unknown', 'Running', 'the job has not finished');
+  } else if (snapshot) {
     next.phase = 'Running';
     set('Ready', 'True', 'RunnerServing', `previews are live at ${next.previewEndpoint}`);
     set(

@@ -1,3 +1,4 @@
+import { FIELD_MANAGER } from '../../kube/apply.ts';
 import { Controller } from '../../kube/controller.ts';
 import type { InformerEvent } from '../../kube/informer.ts';
 import {
@@ -31,8 +32,11 @@ export const mountEventSelector = 'involvedObject.kind=Pod,reason=FailedMount';
  */
 export function modelDeploymentController(ctx: OperatorContext): Controller {
   const modelDeployments = ctx.cache(ModelDeployments);
-  const deployments = ctx.cache(Deployments, { labelSelector: childSelector });
-  const services = ctx.cache(Services, { labelSelector: childSelector });
+  const deployments = ctx.cache(Deployments, {
+    labelSelector: childSelector,
+    managedFieldsOf: FIELD_MANAGER,
+  });
+  const services = ctx.cache(Services, { labelSelector: childSelector, managedFieldsOf: FIELD_MANAGER });
   const pods = ctx.cache(Pods, { labelSelector: podSelector });
   const mountEvents = ctx.cache(Events, { fieldSelector: mountEventSelector });
   const reconciler = new ModelDeploymentReconciler({

@@ -178,7 +178,11 @@ export function desiredDeployment(md: ParsedModelDeployment, config: PredictorCo
       // Keep serving during a rollout: a new pod must be ready before an old one goes.
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       template: {
-        metadata: { labels: { ...commonLabels(name), 'kinfer.dev/model': spec.model.name } },
+        metadata: {
+          labels: { ...commonLabels(name), 'kinfer.dev/model': spec.model.name },
+          // Which model digest a pod was started to serve, readable in `kubectl describe pod`.
+          ...(spec.model.sha256 ? { annotations: { 'kinfer.dev/model-sha256': spec.model.sha256 } } : {}),
+        },
         spec: {
           automountServiceAccountToken: false,
           enableServiceLinks: false,

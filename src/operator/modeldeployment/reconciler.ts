@@ -1,14 +1,14 @@
 import type { CoreV1Event, V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import { ModelDeploymentSpecSchema } from '../../api/modeldeployment.ts';
-import { applyObject, applyStatus, isSubset } from '../../kube/apply.ts';
+import { applyStatus } from '../../kube/apply.ts';
 import type { ObjectCache } from '../../kube/cache.ts';
-import { ApiError, isNotFound, type KubeClient } from '../../kube/client.ts';
+import { ensureChild } from '../../kube/children.ts';
+import { isNotFound, type KubeClient } from '../../kube/client.ts';
 import { type Condition, conditionTransitions } from '../../kube/conditions.ts';
 import type { ReconcileResult } from '../../kube/controller.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import {
   ConfigMaps,
-  controllerOf,
   Deployments,
   type KubeObject,
   ModelDeployments,
@@ -18,7 +18,7 @@ import {
   splitKey,
 } from '../../kube/resources.ts';
 import type { Logger } from '../../log.ts';
-import { describeError } from '../../shared/errors.ts';
+import { childObject, childProblem, reportChildChanges } from '../children.ts';
 import {
   desiredDeployment,
   desiredService,
@@ -77,52 +77,34 @@ export class ModelDeploymentReconciler {
     }
     const md = { ...raw, spec: parsed.success ? parsed.data : raw.spec } as ParsedModelDeployment;
 
+    let requeueAfterMs: number | undefined;
     if (!problem) {
-      const steps: [ResourceType, KubeObject, KubeObject | undefined, (applied: KubeObject) => void][] = [
-        [
-          Deployments,
-          desiredDeployment(md, this.deps.config) as KubeObject,
-          deployment as KubeObject | undefined,
-          (o) => {
-            deployment = o as V1Deployment;
-          },
-        ],
-        [
-          Services,
-          desiredService(md) as KubeObject,
-          service as KubeObject | undefined,
-          (o) => {
-            service = o as V1Service;
-          },
-        ],
+      const { client, recorder, config, logger } = this.deps;
+      const wanted: [ResourceType, KubeObject, KubeObject | undefined][] = [
+        [Deployments, desiredDeployment(md, config) as KubeObject, deployment as KubeObject | undefined],
+        [Services, desiredService(md) as KubeObject, service as KubeObject | undefined],
       ];
-      // The children are independent: apply them side by side (one round trip, not two).
-      const outcomes = await Promise.all(
-        steps.map(async ([type, desired, observed, store]) => {
-          const outcome = await this.ensure(md, type, desired, observed);
-          if ('applied' in outcome && outcome.applied) store(outcome.applied);
-          return { type, name: desired.metadata.name, outcome };
-        }),
+      // The children are independent: ensure them side by side (one round trip, not two).
+      const children = await Promise.all(
+        wanted.map(async ([type, desired, cached]) => ({
+          type,
+          name: desired.metadata.name ?? '',
+          outcome: await ensureChild({ client, type, owner: md, desired, cached }),
+        })),
       );
-      for (const { outcome } of outcomes) {
-        if ('problem' in outcome && !problem) {
-          problem = outcome.problem;
-          retry = outcome.retry;
-        }
-      }
-      // One Event per pass that changed children, e.g. "Created Deployment mnist, Service mnist".
-      for (const verb of ['Created', 'Updated'] as const) {
-        const changed = outcomes.filter(({ outcome }) => 'verb' in outcome && outcome.verb === verb);
-        if (changed.length) {
-          const what = changed.map(({ type, name }) => `${type.kind} ${name}`).join(', ');
-          void this.deps.recorder.record(md, 'Normal', verb, `${verb} ${what}`);
-        }
+      deployment = childObject<V1Deployment>(children[0]);
+      service = childObject<V1Service>(children[1]);
+      reportChildChanges(md, children, recorder, logger);
+      const failure = childProblem(children);
+      if (failure) {
+        problem = { reason: failure.reason, message: failure.message };
+        retry = failure.retry;
+        requeueAfterMs = failure.requeueAfterMs;
       }
     }
 
     // A ConfigMap model that is not there yet leaves pods waiting for their volume without any
     // failing state; say so, and look again later (ConfigMaps are not watched).
-    let requeueAfterMs: number | undefined;
     if (!problem && md.spec.model.source.configMap) {
       problem = await this.checkConfigMap(md, md.spec.model.source.configMap);
       if (problem) requeueAfterMs = 30_000;
@@ -172,52 +154,6 @@ export class ModelDeploymentReconciler {
         };
       }
       throw error;
-    }
-  }
-
-  /** Applies `desired` unless the apiserver's copy already has every field we set. */
-  private async ensure(
-    md: ParsedModelDeployment,
-    type: ResourceType,
-    desired: KubeObject,
-    observed: KubeObject | undefined,
-  ): Promise<
-    { applied?: KubeObject; verb?: 'Created' | 'Updated' } | { problem: ReconcileProblem; retry?: unknown }
-  > {
-    const owner = observed ? controllerOf(observed.metadata) : undefined;
-    if (observed && owner?.uid !== md.metadata.uid) {
-      // Someone else's object of the same name: taking it over would destroy their workload.
-      return {
-        problem: {
-          reason: 'ChildConflict',
-          message: `${type.kind} ${observed.metadata.name} exists and is not controlled by this ModelDeployment (controller: ${owner ? `${owner.kind}/${owner.name}` : 'none'})`,
-        },
-      };
-    }
-    if (observed && isSubset(desired, observed)) return {};
-    const started = performance.now();
-    try {
-      const applied = await applyObject(this.deps.client, type, desired);
-      const verb = observed ? 'Updated' : 'Created';
-      this.deps.logger?.info(
-        {
-          event: `child.${verb.toLowerCase()}`,
-          kind: type.kind,
-          object: `${desired.metadata.namespace}/${desired.metadata.name}`,
-          elapsedMs: Math.round(performance.now() - started),
-        },
-        `${verb.toLowerCase()} ${type.kind}`,
-      );
-      return { applied, verb };
-    } catch (error) {
-      const permanent = error instanceof ApiError && [400, 403, 422].includes(error.statusCode);
-      return {
-        problem: {
-          reason: 'ApplyFailed',
-          message: `apply ${type.kind} ${desired.metadata.name}: ${describeError(error)}`,
-        },
-        ...(permanent ? {} : { retry: error }),
-      };
     }
   }
 

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { isSubset } from '../../../src/kube/apply.ts';
 import {
   defaultPredictorConfig,
   desiredDeployment,
@@ -183,49 +182,5 @@ describe('desiredService', () => {
       ports: [{ name: 'http', port: 9000, targetPort: 'http', protocol: 'TCP' }],
     });
     expect(service.metadata?.ownerReferences?.[0]?.uid).toBe('uid-1');
-  });
-});
-
-describe('isSubset (would an apply change anything we own?)', () => {
-  it.each([
-    { what: 'equal', desired: { a: 1 }, observed: { a: 1 }, expected: true },
-    { what: 'server-added fields', desired: { a: 1 }, observed: { a: 1, b: 2 }, expected: true },
-    { what: 'changed value', desired: { a: 1 }, observed: { a: 2 }, expected: false },
-    { what: 'missing field', desired: { a: { b: 1 } }, observed: { a: {} }, expected: false },
-    { what: 'defaulted list items', desired: [{ a: 1 }], observed: [{ a: 1, p: 'TCP' }], expected: true },
-    { what: 'list length', desired: [{ a: 1 }], observed: [{ a: 1 }, { a: 2 }], expected: false },
-    {
-      what: 'canonical quantity',
-      desired: { resources: { cpu: '0.5' } },
-      observed: { resources: { cpu: '500m' } },
-      expected: true,
-    },
-    {
-      what: 'number quantity',
-      desired: { resources: { cpu: '2' } },
-      observed: { resources: { cpu: 2 } },
-      expected: true,
-    },
-    {
-      what: 'binary quantity',
-      desired: { resources: { m: '1024Mi' } },
-      observed: { resources: { m: '1Gi' } },
-      expected: true,
-    },
-    {
-      what: 'different quantity',
-      desired: { resources: { m: '1Gi' } },
-      observed: { resources: { m: '1G' } },
-      expected: false,
-    },
-    {
-      what: 'quantity-looking label',
-      desired: { labels: { v: '1.0' } },
-      observed: { labels: { v: '1' } },
-      expected: false,
-    },
-    { what: 'undefined in desired', desired: { a: undefined, b: 1 }, observed: { b: 1 }, expected: true },
-  ])('$what → $expected', ({ desired, observed, expected }) => {
-    expect(isSubset(desired, observed)).toBe(expected);
   });
 });
