@@ -48,7 +48,10 @@ export interface RequestOptions {
   body?: unknown;
   contentType?: string;
   signal?: AbortSignal;
-  /** Whole-request timeout; watches pass 0 and rely on their own watchdog. */
+  /**
+   * Idle timeout: the request fails when its socket has been silent this long (not a bound on the
+   * whole request; pass a `signal` for that). Watches pass 0 and rely on their own watchdog.
+   */
   timeoutMs?: number;
   /** Called with the HTTP status as soon as the response starts (a watch: when it is open). */
   onResponse?: (status: number) => void;
@@ -64,6 +67,7 @@ export class KubeClient {
   private agent: http.Agent | undefined;
   private readonly server: URL;
   private readonly timeoutMs: number;
+  private readonly halted = new AbortController();
 
   constructor(
     readonly kubeConfig: KubeConfig,
@@ -73,6 +77,14 @@ export class KubeClient {
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.server = new URL(cluster.server);
     this.timeoutMs = options.requestTimeoutMs ?? 30_000;
+  }
+
+  /**
+   * Aborts every request in flight and fails every later one: an operator that lost its lease
+   * must not write beside the new leader, not even the reconciles it was in the middle of.
+   */
+  halt(reason: string): void {
+    this.halted.abort(new TransportError(`client halted: ${reason}`));
   }
 
   /** A JSON request; resolves with the parsed body, rejects with ApiError / TransportError. */
@@ -98,6 +110,10 @@ export class KubeClient {
     options: RequestOptions,
     onLine: ((value: unknown) => void) | undefined,
   ): Promise<{ status: number; body: string }> {
+    if (this.halted.signal.aborted) throw this.halted.signal.reason;
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, this.halted.signal])
+      : this.halted.signal;
     const started = performance.now();
     const url = new URL(path, this.server);
     for (const [key, value] of Object.entries(options.query ?? {})) {
@@ -127,7 +143,7 @@ export class KubeClient {
           headers,
           agent,
           ...(tls.auth ? { auth: tls.auth } : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
+          signal,
         });
         if (timeoutMs > 0) {
           request.setTimeout(timeoutMs, () =>

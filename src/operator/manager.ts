@@ -131,14 +131,23 @@ export class Operator {
   async start(): Promise<void> {
     if (this.options.metricsPort !== undefined) await this.listen(this.options.metricsPort);
     if (this.elector) {
-      const acquired = await this.elector.acquire(() => {
-        this.metrics.leader.set(0);
-        this.markLost();
-      });
+      const acquired = await this.elector.acquire(() => this.leadershipLost());
       if (!acquired) return;
     }
     this.metrics.leader.set(1);
     await this.runControllers();
+  }
+
+  /**
+   * Stops reconciling at once: another replica may already be leading, so nothing more of this
+   * process may reach the apiserver (requests in flight are aborted, later ones fail), and no
+   * controller takes another key. The process is expected to exit (`lost` resolves).
+   */
+  private leadershipLost(): void {
+    this.metrics.leader.set(0);
+    this.client.halt('leadership lost');
+    for (const controller of this.controllers) controller.queue.shutdown();
+    this.markLost();
   }
 
   /** Finishes the reconciles in flight, stops watching, releases the lease, closes the server. */
