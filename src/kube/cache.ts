@@ -6,6 +6,9 @@ import { splitKey } from './resources.ts';
 export interface ObjectCache<T extends KubeObject = KubeObject> {
   get(key: string): T | undefined;
   list(filter?: (object: T) => boolean): T[];
+  /** See Informer.addIndex: files objects under values (idempotent by name). */
+  addIndex(name: string, valuesOf: (object: T) => string[]): void;
+  byIndex(name: string, value: string): T[];
   onEvent(handler: (event: InformerEvent<T>) => void): void;
   hasSynced(): boolean;
   waitForSync(): Promise<void>;
@@ -35,6 +38,10 @@ export function createCache<T extends KubeObject = KubeObject>(
     informers,
     get: (key) => byNamespace.get(splitKey(key).namespace)?.get(key),
     list: (filter) => informers.flatMap((informer) => informer.list(filter)),
+    addIndex: (name, valuesOf) => {
+      for (const informer of informers) informer.addIndex(name, valuesOf);
+    },
+    byIndex: (name, value) => informers.flatMap((informer) => informer.byIndex(name, value)),
     onEvent: (handler) => {
       for (const informer of informers) informer.onEvent(handler);
     },

@@ -60,6 +60,11 @@ class WatchdogError extends Error {
  */
 export class Informer<T extends KubeObject = KubeObject> {
   private readonly store = new Map<string, T>();
+  /** Secondary indexes: name → (index value → keys), kept in step with the store. */
+  private readonly indexes = new Map<
+    string,
+    { valuesOf: (object: T) => string[]; keys: Map<string, Set<string>> }
+  >();
   private readonly handlers: ((event: InformerEvent<T>) => void)[] = [];
   private resourceVersion = '';
   private synced = false;
@@ -89,6 +94,61 @@ export class Informer<T extends KubeObject = KubeObject> {
   list(filter?: (object: T) => boolean): T[] {
     const all = [...this.store.values()];
     return filter ? all.filter(filter) : all;
+  }
+
+  /**
+   * Adds an index (idempotent by name): `valuesOf` gives the values an object is filed under,
+   * e.g. a pod's `namespace/instance` label, so a reconcile reads its own objects instead of
+   * scanning every object of the namespace.
+   */
+  addIndex(name: string, valuesOf: (object: T) => string[]): void {
+    if (this.indexes.has(name)) return;
+    const index = { valuesOf, keys: new Map<string, Set<string>>() };
+    this.indexes.set(name, index);
+    for (const [key, object] of this.store) this.fileUnder(index, key, object);
+  }
+
+  /** The objects filed under `value` in index `name`. */
+  byIndex(name: string, value: string): T[] {
+    const index = this.indexes.get(name);
+    if (!index) throw new Error(`informer for ${this.options.type.plural} has no index ${name}`);
+    const objects: T[] = [];
+    for (const key of index.keys.get(value) ?? []) {
+      const object = this.store.get(key);
+      if (object) objects.push(object);
+    }
+    return objects;
+  }
+
+  private put(key: string, object: T): void {
+    this.remove(key);
+    this.store.set(key, object);
+    for (const index of this.indexes.values()) this.fileUnder(index, key, object);
+  }
+
+  private remove(key: string): void {
+    const old = this.store.get(key);
+    if (!old) return;
+    this.store.delete(key);
+    for (const index of this.indexes.values()) {
+      for (const value of index.valuesOf(old)) {
+        const keys = index.keys.get(value);
+        keys?.delete(key);
+        if (keys?.size === 0) index.keys.delete(value);
+      }
+    }
+  }
+
+  private fileUnder(
+    index: { valuesOf: (object: T) => string[]; keys: Map<string, Set<string>> },
+    key: string,
+    object: T,
+  ): void {
+    for (const value of index.valuesOf(object)) {
+      const keys = index.keys.get(value);
+      if (keys) keys.add(key);
+      else index.keys.set(value, new Set([key]));
+    }
   }
 
   get size(): number {
@@ -215,13 +275,13 @@ export class Informer<T extends KubeObject = KubeObject> {
     // Emit the difference, so a relist after missed events tells handlers what changed.
     for (const [key, old] of this.store) {
       if (!fresh.has(key)) {
-        this.store.delete(key);
+        this.remove(key);
         this.emit({ type: 'DELETED', object: old });
       }
     }
     for (const [key, object] of fresh) {
       const old = this.store.get(key);
-      this.store.set(key, object);
+      this.put(key, object);
       if (!old) this.emit({ type: 'ADDED', object });
       else if (old.metadata.resourceVersion !== object.metadata.resourceVersion)
         this.emit({ type: 'MODIFIED', object, old });
@@ -247,7 +307,9 @@ export class Informer<T extends KubeObject = KubeObject> {
     watchdog.unref?.();
     const started = performance.now();
     let events = 0;
-    let gone: WatchGoneError | undefined;
+    // An ERROR event ends the watch with this error, as it is (its status code kept), never
+    // wrapped by the transport into a connection error.
+    let failed: WatchGoneError | ApiError | undefined;
     this.stats.watches++;
     try {
       await client.stream(
@@ -270,10 +332,17 @@ export class Informer<T extends KubeObject = KubeObject> {
           const { type: eventType, object } = line as { type: string; object: T & { code?: number } };
           events++;
           if (eventType === 'ERROR') {
-            const status = object as unknown as { code?: number; message?: string };
-            if (status.code === 410) gone = new WatchGoneError(status.message ?? 'resourceVersion too old');
-            else throw new ApiError(status.code ?? 500, 'WatchError', status.message ?? 'watch error');
-            controller.abort(gone);
+            if (failed) return;
+            const status = object as unknown as { code?: number; reason?: string; message?: string };
+            failed =
+              status.code === 410
+                ? new WatchGoneError(status.message ?? 'resourceVersion too old')
+                : new ApiError(
+                    status.code ?? 500,
+                    status.reason ?? 'WatchError',
+                    status.message ?? 'watch error',
+                  );
+            controller.abort(failed);
             return;
           }
           const rv = object.metadata?.resourceVersion;
@@ -283,14 +352,14 @@ export class Informer<T extends KubeObject = KubeObject> {
         },
       );
     } catch (error) {
-      if (gone) throw gone;
+      if (failed) throw failed;
       if (controller.signal.aborted && controller.signal.reason instanceof WatchdogError)
         throw controller.signal.reason;
       throw error;
     } finally {
       clearTimeout(watchdog);
     }
-    if (gone) throw gone;
+    if (failed) throw failed;
     return { events, elapsedMs: performance.now() - started };
   }
 
@@ -301,12 +370,12 @@ export class Informer<T extends KubeObject = KubeObject> {
     );
     const key = keyOf(object.metadata);
     if (type === 'DELETED') {
-      this.store.delete(key);
+      this.remove(key);
       this.emit({ type, object });
       return;
     }
     const old = this.store.get(key);
-    this.store.set(key, object);
+    this.put(key, object);
     this.emit(old ? { type: 'MODIFIED', object, old } : { type: 'ADDED', object });
   }
 

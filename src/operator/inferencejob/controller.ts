@@ -15,6 +15,7 @@ import { defaultRunnerConfig, type RunnerConfig } from './desired.ts';
 import { InferenceJobReconciler } from './reconciler.ts';
 import type { RunnerAccess } from './runner-client.ts';
 
+const BY_MODEL = 'modelDeployment';
 const jobSelector = 'app.kubernetes.io/managed-by=kinfer-operator,app.kubernetes.io/component=job-runner';
 
 export interface InferenceJobSettings {
@@ -67,12 +68,14 @@ export function inferenceJobControllerWith(settings: InferenceJobSettings): Cont
     jobs.onEvent(toOwner);
     services.onEvent(toOwner);
     // A ModelDeployment that appears or becomes Ready releases the jobs waiting for it.
+    // Found by index (`namespace/modelDeploymentRef.name`), not by scanning every InferenceJob.
+    inferenceJobs.addIndex(BY_MODEL, (ij) => {
+      const ref = (ij.spec as { modelDeploymentRef?: { name?: string } } | undefined)?.modelDeploymentRef;
+      return ref?.name ? [keyOf({ namespace: ij.metadata.namespace, name: ref.name })] : [];
+    });
     modelDeployments.onEvent(({ object }) => {
-      for (const ij of inferenceJobs.list()) {
-        const ref = (ij.spec as { modelDeploymentRef?: { name?: string } } | undefined)?.modelDeploymentRef;
-        if (ij.metadata.namespace === object.metadata.namespace && ref?.name === object.metadata.name) {
-          controller.enqueue(keyOf(ij.metadata));
-        }
+      for (const ij of inferenceJobs.byIndex(BY_MODEL, keyOf(object.metadata))) {
+        controller.enqueue(keyOf(ij.metadata));
       }
     });
     return controller;

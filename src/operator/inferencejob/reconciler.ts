@@ -1,12 +1,10 @@
-import { isDeepStrictEqual } from 'node:util';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { type InferenceJobStatus, parseInferenceJob } from '../../api/index.ts';
 import type { JobTerminationSummary } from '../../api/jobs.ts';
-import { applyStatus } from '../../kube/apply.ts';
 import type { ObjectCache } from '../../kube/cache.ts';
 import { type ChildOutcome, ensureChild } from '../../kube/children.ts';
 import { isNotFound, type KubeClient } from '../../kube/client.ts';
-import { type Condition, conditionTransitions, findCondition } from '../../kube/conditions.ts';
+import { type Condition, findCondition } from '../../kube/conditions.ts';
 import type { ReconcileResult } from '../../kube/controller.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import {
@@ -29,6 +27,7 @@ import {
   type EnsuredChild,
   reportChildChanges,
 } from '../children.ts';
+import { sameStatus, type TransitionEvent, writeStatus } from '../status-write.ts';
 import {
   desiredJob,
   desiredService,
@@ -40,7 +39,7 @@ import { type RunnerAccess, readRunner } from './runner-client.ts';
 import { computeStatus, isFinished, type ModelObservation, type Observed } from './status.ts';
 import { readTerminationSummary } from './termination.ts';
 
-export interface InferenceJobReconcilerOptions {
+export interface InferenceJobDeps {
   client: KubeClient;
   caches: {
     inferenceJobs: ObjectCache<KubeObject>;
@@ -69,13 +68,13 @@ export class InferenceJobReconciler {
   private readonly lastWrite = new Map<string, number>();
   private readonly interval: number;
 
-  constructor(private readonly options: InferenceJobReconcilerOptions) {
-    this.log = options.logger ?? createLogger('operator.inferencejob');
-    this.interval = options.statusIntervalMs ?? 2000;
+  constructor(private readonly deps: InferenceJobDeps) {
+    this.log = deps.logger ?? createLogger('operator.inferencejob');
+    this.interval = deps.statusIntervalMs ?? 2000;
   }
 
   async reconcile(key: string): Promise<ReconcileResult | undefined> {
-    const raw = this.options.caches.inferenceJobs.get(key);
+    const raw = this.deps.caches.inferenceJobs.get(key);
     if (!raw || raw.metadata.deletionTimestamp) {
       this.lastWrite.delete(key);
       return undefined;
@@ -105,7 +104,7 @@ export class InferenceJobReconciler {
       ...(problem ? { problem: { reason: problem.reason, message: problem.message } } : {}),
     };
     if (job) {
-      observed.runner = await readRunner(this.options.runnerAccess, this.options.client, name, namespace);
+      observed.runner = await readRunner(this.deps.runnerAccess, this.deps.client, name, namespace);
       const ended = (...types: string[]) =>
         job?.status?.conditions?.some((c) => types.includes(c.type) && c.status === 'True') ?? false;
       const runnerFinal =
@@ -135,7 +134,7 @@ export class InferenceJobReconciler {
     ij: ParsedInferenceJob,
     model: ModelObservation,
   ): Promise<{ job: V1Job | undefined; problem: ChildProblem | undefined }> {
-    const { client, caches, recorder, runner } = this.options;
+    const { client, caches, recorder, runner } = this.deps;
     const key = keyOf(ij.metadata);
     const cachedJob = caches.jobs.get(key);
     const creating = !cachedJob && model.found && model.ready && model.infer !== undefined;
@@ -197,7 +196,7 @@ export class InferenceJobReconciler {
   }
 
   private observeModel(namespace: string, name: string): ModelObservation {
-    const md = this.options.caches.modelDeployments.get(`${namespace}/${name}`);
+    const md = this.deps.caches.modelDeployments.get(`${namespace}/${name}`);
     if (!md) return { found: false };
     const status = md.status as { conditions?: Condition[]; endpoints?: { infer?: string } } | undefined;
     const ready = findCondition(status?.conditions, 'Ready');
@@ -219,7 +218,7 @@ export class InferenceJobReconciler {
     const selector = Object.entries(selectorLabels(name))
       .map(([k, v]) => `${k}=${v}`)
       .join(',');
-    const list = await this.options.client.request<{ items: V1Pod[] }>(
+    const list = await this.deps.client.request<{ items: V1Pod[] }>(
       'GET',
       resourcePath(Pods, { namespace }),
       { query: { labelSelector: selector } },
@@ -236,27 +235,12 @@ export class InferenceJobReconciler {
     const key = keyOf(ij.metadata);
     const finished = isFinished(status);
     const pollAgain = finished ? this.ttlRemaining(ij, status, now) : this.interval;
-    if (isDeepStrictEqual(status, ij.status ?? {}))
+    if (sameStatus(ij.status, status))
       return pollAgain === undefined ? undefined : { requeueAfterMs: pollAgain };
     const since = now.getTime() - (this.lastWrite.get(key) ?? 0);
     if (since < this.interval) return { requeueAfterMs: this.interval - since };
-    await applyStatus(this.options.client, InferenceJobs, {
-      apiVersion: ij.apiVersion,
-      kind: ij.kind,
-      metadata: { name: ij.metadata.name ?? '', namespace: ij.metadata.namespace ?? '' },
-      status,
-    });
+    if (!(await writeStatus(this.deps, InferenceJobs, ij, status, inferenceJobEvent))) return undefined;
     this.lastWrite.set(key, now.getTime());
-    for (const { type, to } of conditionTransitions(
-      ij.status?.conditions as Condition[] | undefined,
-      status.conditions as Condition[],
-    )) {
-      // Reconciling/Stalled restate Ready/Succeeded for kstatus: their Events would be duplicates.
-      if (type === 'Reconciling' || type === 'Stalled') continue;
-      const warning =
-        (type === 'Succeeded' && to.status === 'False') || to.reason === 'ModelDeploymentNotFound';
-      void this.options.recorder.record(ij, warning ? 'Warning' : 'Normal', to.reason, to.message);
-    }
     this.log.info(
       { event: 'inferencejob.status', key, phase: status.phase, progress: status.progress?.percent },
       'status written',
@@ -276,7 +260,7 @@ export class InferenceJobReconciler {
     if (remaining === undefined) return undefined;
     if (remaining > 0) return { requeueAfterMs: remaining };
     try {
-      await this.options.client.request(
+      await this.deps.client.request(
         'DELETE',
         resourcePath(InferenceJobs, { namespace: ij.metadata.namespace, name: ij.metadata.name }),
         {
@@ -302,3 +286,13 @@ export class InferenceJobReconciler {
     return undefined;
   }
 }
+
+/**
+ * The Event an InferenceJob condition transition deserves: every Ready and Succeeded transition
+ * (Reconciling and Stalled restate them for kstatus, so their Events would be duplicates).
+ */
+export const inferenceJobEvent: TransitionEvent = ({ type, to }) => {
+  if (type === 'Reconciling' || type === 'Stalled') return undefined;
+  const warning = (type === 'Succeeded' && to.status === 'False') || to.reason === 'ModelDeploymentNotFound';
+  return { type: warning ? 'Warning' : 'Normal', reason: to.reason };
+};

@@ -41,7 +41,7 @@ export function modelDeploymentController(ctx: OperatorContext): Controller {
   const mountEvents = ctx.cache(Events, { fieldSelector: mountEventSelector });
   const reconciler = new ModelDeploymentReconciler({
     client: ctx.client,
-    informers: { modelDeployments, deployments, services, pods, mountEvents },
+    caches: { modelDeployments, deployments, services, pods, mountEvents },
     recorder: ctx.recorder,
     config: ctx.options.predictor,
     logger: ctx.logger('operator.modeldeployment'),

@@ -1,24 +1,23 @@
 import type { CoreV1Event, V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import { ModelDeploymentSpecSchema } from '../../api/modeldeployment.ts';
-import { applyStatus } from '../../kube/apply.ts';
 import type { ObjectCache } from '../../kube/cache.ts';
 import { ensureChild } from '../../kube/children.ts';
 import { isNotFound, type KubeClient } from '../../kube/client.ts';
-import { type Condition, conditionTransitions } from '../../kube/conditions.ts';
 import type { ReconcileResult } from '../../kube/controller.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import {
   ConfigMaps,
   Deployments,
   type KubeObject,
+  keyOf,
   ModelDeployments,
   type ResourceType,
   resourcePath,
   Services,
-  splitKey,
 } from '../../kube/resources.ts';
 import type { Logger } from '../../log.ts';
 import { childObject, childProblem, reportChildChanges } from '../children.ts';
+import { type TransitionEvent, writeStatus } from '../status-write.ts';
 import {
   desiredDeployment,
   desiredService,
@@ -27,7 +26,11 @@ import {
 } from './desired.ts';
 import { computeStatus, type ReconcileProblem } from './status.ts';
 
-export interface ModelDeploymentInformers {
+/** Pods by `namespace/instance` label; FailedMount Events by `namespace/pod`. */
+const BY_INSTANCE = 'instance';
+const BY_POD = 'involvedPod';
+
+export interface ModelDeploymentCaches {
   modelDeployments: ObjectCache;
   deployments: ObjectCache;
   services: ObjectCache;
@@ -36,9 +39,9 @@ export interface ModelDeploymentInformers {
   mountEvents?: ObjectCache | undefined;
 }
 
-export interface ReconcilerDeps {
+export interface ModelDeploymentDeps {
   client: KubeClient;
-  informers: ModelDeploymentInformers;
+  caches: ModelDeploymentCaches;
   recorder: EventRecorder;
   config: PredictorConfig;
   logger?: Logger;
@@ -54,17 +57,28 @@ export interface ReconcilerDeps {
  * collection (owner references), so there is no finalizer.
  */
 export class ModelDeploymentReconciler {
-  constructor(private readonly deps: ReconcilerDeps) {}
+  constructor(private readonly deps: ModelDeploymentDeps) {
+    // A reconcile reads its own pods and their Events by index, never by scanning the namespace,
+    // so its cost does not grow with the number of ModelDeployments.
+    deps.caches.pods.addIndex(BY_INSTANCE, (pod) => {
+      const instance = pod.metadata.labels?.['app.kubernetes.io/instance'];
+      return instance ? [keyOf({ namespace: pod.metadata.namespace, name: instance })] : [];
+    });
+    deps.caches.mountEvents?.addIndex(BY_POD, (event) => {
+      const pod = (event as unknown as CoreV1Event).involvedObject;
+      return pod?.name ? [keyOf({ namespace: event.metadata.namespace, name: pod.name })] : [];
+    });
+  }
 
   async reconcile(key: string): Promise<ReconcileResult | undefined> {
-    const { informers } = this.deps;
-    const raw = informers.modelDeployments.get(key);
+    const { caches } = this.deps;
+    const raw = caches.modelDeployments.get(key);
     if (!raw || raw.metadata.deletionTimestamp) return undefined;
 
     const parsed = ModelDeploymentSpecSchema.safeParse(raw.spec);
     let problem: ReconcileProblem | undefined;
-    let deployment = informers.deployments.get(key) as V1Deployment | undefined;
-    let service = informers.services.get(key) as V1Service | undefined;
+    let deployment = caches.deployments.get(key) as V1Deployment | undefined;
+    let service = caches.services.get(key) as V1Service | undefined;
     let retry: unknown;
 
     if (!parsed.success) {
@@ -110,20 +124,17 @@ export class ModelDeploymentReconciler {
       if (problem) requeueAfterMs = 30_000;
     }
 
-    const { namespace, name } = splitKey(key);
-    const pods = informers.pods.list(
+    const pods = caches.pods.byIndex(BY_INSTANCE, key) as V1Pod[];
+    const mountEvents = pods.flatMap(
       (pod) =>
-        pod.metadata.namespace === namespace && pod.metadata.labels?.['app.kubernetes.io/instance'] === name,
-    ) as V1Pod[];
-    const podNames = new Set(pods.map((pod) => pod.metadata?.name));
-    const mountEvents = (informers.mountEvents?.list(
-      (event) =>
-        event.metadata.namespace === namespace &&
-        podNames.has((event as unknown as CoreV1Event).involvedObject?.name),
-    ) ?? []) as unknown as CoreV1Event[];
+        (caches.mountEvents?.byIndex(
+          BY_POD,
+          keyOf({ namespace: pod.metadata?.namespace, name: pod.metadata?.name }),
+        ) ?? []) as unknown as CoreV1Event[],
+    );
     const now = this.deps.now?.() ?? new Date();
     const status = computeStatus(md, { deployment, service, pods, problem, mountEvents }, now);
-    await this.writeStatus(md, status);
+    await writeStatus(this.deps, ModelDeployments, md, status, modelDeploymentEvent);
     // A transient failure (apiserver unavailable, conflict) goes back to the queue's backoff,
     // after the status says what went wrong.
     if (retry) throw retry;
@@ -156,40 +167,10 @@ export class ModelDeploymentReconciler {
       throw error;
     }
   }
-
-  private async writeStatus(
-    md: ParsedModelDeployment,
-    status: ReturnType<typeof computeStatus>,
-  ): Promise<void> {
-    const before = md.status as { conditions?: Condition[] } | undefined;
-    if (deepEqual(normalize(before ?? {}), normalize(status))) return;
-    try {
-      await applyStatus(this.deps.client, ModelDeployments, {
-        apiVersion: md.apiVersion,
-        kind: md.kind,
-        metadata: { name: md.metadata.name ?? '', namespace: md.metadata.namespace ?? '' },
-        status,
-      });
-    } catch (error) {
-      if (isNotFound(error)) return; // deleted meanwhile: nothing left to report on
-      throw error;
-    }
-    for (const transition of conditionTransitions(
-      before?.conditions,
-      (status.conditions ?? []) as Condition[],
-    )) {
-      const event = eventFor(transition.type, transition.from, transition.to);
-      if (event) void this.deps.recorder.record(md, event.type, event.reason, transition.to.message);
-    }
-  }
 }
 
-/** The Event a condition transition deserves, if any (Unknown states are not news). */
-function eventFor(
-  type: string,
-  from: Condition['status'] | undefined,
-  to: Condition,
-): { type: 'Normal' | 'Warning'; reason: string } | undefined {
+/** The Event a ModelDeployment condition transition deserves, if any (Unknown states are not news). */
+export const modelDeploymentEvent: TransitionEvent = ({ type, from, to }) => {
   if (to.status === 'Unknown') return undefined;
   if (type === 'Ready')
     return to.status === 'True'
@@ -205,21 +186,4 @@ function eventFor(
         : undefined;
   if (type === 'Progressing' && to.status === 'True') return { type: 'Normal', reason: to.reason };
   return undefined;
-}
-
-const normalize = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
-
-/** Structural equality of JSON values, ignoring key order. */
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b))
-    return a.length === b.length && a.every((item, i) => deepEqual(item, b[i]));
-  const keysA = Object.keys(a);
-  const keysB = Object.keys(b);
-  return (
-    keysA.length === keysB.length &&
-    keysA.every((key) => deepEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]))
-  );
-}
+};

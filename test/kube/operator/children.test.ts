@@ -52,20 +52,30 @@ describe('children of a ModelDeployment', () => {
     await kubectl(kubeconfig, ['annotate', '-n', namespace(), 'deployment', 'drift', 'team=blue']);
     await kubectl(kubeconfig, ['label', '-n', namespace(), 'service', 'drift', 'cost-center=42']);
 
+    // One at a time: any apply removes every field it no longer carries, so a change that
+    // triggers an apply (a shorter env list) would hide a removal that triggers none.
+    const resources = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
     await kubectlApply(kubeconfig, [
       modelDeployment('drift', namespace(), {
-        resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+        model: { name: 'mnist-cnn', source: { builtin: 'mnist-cnn' }, sha256: sha },
+        resources,
       }),
     ]);
-    const after = await until('the removed fields to leave the Deployment', async () => {
+    const trimmed = await until('the removed resources key to leave the Deployment', async () => {
       const d = await get('deployment', 'drift');
-      return !predictor(d).resources.limits?.cpu && !envNames(d).includes('KINFER_SHA256') ? d : undefined;
+      return !predictor(d).resources.limits?.cpu ? d : undefined;
     });
-    expect(after.spec.template.metadata.annotations?.['kinfer.dev/model-sha256']).toBeUndefined();
-    expect(predictor(after).resources).toEqual({
-      requests: { cpu: '100m', memory: '128Mi' },
-      limits: { memory: '256Mi' },
+    expect(predictor(trimmed).resources).toEqual(resources);
+
+    await kubectlApply(kubeconfig, [modelDeployment('drift', namespace(), { resources })]);
+    const after = await until('the env entry and the annotation to leave the Deployment', async () => {
+      const d = await get('deployment', 'drift');
+      return !envNames(d).includes('KINFER_SHA256') &&
+        !d.spec.template.metadata.annotations?.['kinfer.dev/model-sha256']
+        ? d
+        : undefined;
     });
+    expect(predictor(after).resources).toEqual(resources);
     expect(after.metadata.annotations).toMatchObject({ team: 'blue' });
     expect((await get('service', 'drift')).metadata.labels).toMatchObject({ 'cost-center': '42' });
   });

@@ -4,13 +4,16 @@ import { KubeConfig } from '@kubernetes/client-node';
 /**
  * A TCP relay between the operator and the apiserver, for breaking the connection in the ways a
  * cluster does: `freeze()` stops forwarding on every open connection without closing it (a
- * half-open connection, a stuck NAT or proxy) while new connections still work; `cut()` closes
+ * half-open connection, a stuck NAT or proxy) while new connections still work, or, with
+ * `newConnections: true`, new connections are accepted and stay silent too (the whole path is
+ * frozen) until `thaw()`, which cuts the frozen ones (what they carried is lost); `cut()` closes
  * everything and stops listening (connections are refused, as when the apiserver's Service has
  * no endpoint); `restore()` listens again on the same port.
  */
 export class ApiServerRelay {
   private server: net.Server | undefined;
   private readonly open = new Set<{ frozen: boolean; sockets: net.Socket[] }>();
+  private holdNew = false;
   port = 0;
 
   constructor(private readonly target: { host: string; port: number }) {}
@@ -26,9 +29,21 @@ export class ApiServerRelay {
     this.port = (server.address() as net.AddressInfo).port;
   }
 
-  freeze(): number {
+  /** Silences every open connection (and, if asked, every new one); returns how many were open. */
+  freeze({ newConnections = false } = {}): number {
+    this.holdNew = newConnections;
     for (const link of this.open) link.frozen = true;
     return this.open.size;
+  }
+
+  /** New connections work again; the frozen ones are reset. */
+  thaw(): void {
+    this.holdNew = false;
+    for (const link of this.open) {
+      if (!link.frozen) continue;
+      for (const socket of link.sockets) socket.destroy();
+      this.open.delete(link);
+    }
   }
 
   /** Refuses new connections and resets the open ones; resolves once the port is free. */
@@ -50,7 +65,7 @@ export class ApiServerRelay {
 
   private relay(client: net.Socket): void {
     const upstream = net.connect(this.target.port, this.target.host);
-    const link = { frozen: false, sockets: [client, upstream] };
+    const link = { frozen: this.holdNew, sockets: [client, upstream] };
     this.open.add(link);
     const forward = (from: net.Socket, to: net.Socket) =>
       from.on('data', (chunk) => {
