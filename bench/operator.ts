@@ -2,10 +2,12 @@
  * Operator benchmark: N ModelDeployments (default 1,000) on the test control plane with kwok, against
  * the same run's baseline of creating the N Deployments directly (what the operator itself has to
  * get the cluster to do). Prints time until all are Ready, the operator's API requests per verb and
- * resource, its memory, and the ratios.
+ * resource, its writes in an idle minute afterwards, its CPU-seconds per reconcile, its memory,
+ * and the ratios.
  *
  *   npm run bench:operator                  # 1,000
- *   KINFER_BENCH_MDS=200 npm run bench:operator
+ *   KINFER_BENCH_MDS=5000 npm run bench:operator
+ *   KINFER_BENCH_MDS=200 KINFER_BENCH_IDLE_MS=10000 npm run bench:operator   # a quick look
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -71,6 +73,39 @@ async function waitForList(
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
+
+/** CPU-seconds (user + system) a process has used so far, from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of stat, i.e. 12 and 13 after "pid (comm) ".
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Sums of the operator's counters: API requests by "VERB resource", reconciles, writes. */
+async function scrape(metricsPort: number): Promise<{ requests: Map<string, number>; reconciles: number }> {
+  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const requests = new Map<string, number>();
+  let reconciles = 0;
+  for (const line of metrics.split('\n')) {
+    const request =
+      /^kinfer_operator_api_requests_total\{verb="([^"]+)",resource="([^"]+)",code="([^"]+)"\} (\S+)$/.exec(
+        line,
+      );
+    if (request) {
+      const key = `${request[1]} ${request[2]}`;
+      requests.set(key, (requests.get(key) ?? 0) + Number(request[4]));
+    }
+    const reconcile = /^kinfer_operator_reconcile_total\{[^}]*\} (\S+)$/.exec(line);
+    if (reconcile) reconciles += Number(reconcile[1]);
+  }
+  return { requests, reconciles };
+}
+
+const writesOf = (requests: Map<string, number>): number =>
+  [...requests.entries()]
+    .filter(([key]) => !/^(GET|LIST|WATCH) /.test(key))
+    .reduce((sum, [, value]) => sum + value, 0);
 
 const kib = (pid: number, field: string): number => {
   const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -163,6 +198,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 200));
     }
     const idleRssKiB = kib(operator.pid!, 'VmRSS');
+    const cpuAtStart = cpuSeconds(operator.pid!);
     const operatorStart = performance.now();
     await pool(names, CONCURRENCY, async (name) => {
       await client.request('POST', resourcePath(ModelDeployments, { namespace: 'bench-operator' }), {
@@ -185,24 +221,27 @@ async function main(): Promise<void> {
       'operator',
     );
     const operatorMs = performance.now() - operatorStart;
+    const cpuAtReady = cpuSeconds(operator.pid!);
     const rssKiB = kib(operator.pid!, 'VmRSS');
     const hwmKiB = kib(operator.pid!, 'VmHWM');
-    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    const requests = new Map<string, number>();
-    for (const line of metrics.split('\n')) {
-      const match =
-        /^kinfer_operator_api_requests_total\{verb="([^"]+)",resource="([^"]+)",code="([^"]+)"\} (\S+)$/.exec(
-          line,
-        );
-      if (!match) continue;
-      const key = `${match[1]} ${match[2]}`;
-      requests.set(key, (requests.get(key) ?? 0) + Number(match[4]));
-    }
+    const { requests, reconciles } = await scrape(metricsPort);
+
+    // Idle: everything Ready and nothing changing. The operator must write nothing.
+    const idleMs = Number(process.env.KINFER_BENCH_IDLE_MS ?? 60_000);
+    log(`idle for ${idleMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 5_000));
+    const idleStart = await scrape(metricsPort);
+    const cpuIdleStart = cpuSeconds(operator.pid!);
+    await new Promise((r) => setTimeout(r, idleMs));
+    const idleEnd = await scrape(metricsPort);
+    const idleWrites = writesOf(idleEnd.requests) - writesOf(idleStart.requests);
+    const idleCpu = cpuSeconds(operator.pid!) - cpuIdleStart;
     operator.kill('SIGTERM');
     await new Promise((r) => operator.once('exit', r));
     operatorPid = undefined;
 
     const total = [...requests.values()].reduce((a, b) => a + b, 0);
+    const cpu = cpuAtReady - cpuAtStart;
     const out = [
       `operator benchmark: ${N} ModelDeployments (1 replica each) on kube-apiserver + kwok, ${CONCURRENCY} concurrent creates`,
       '',
@@ -217,6 +256,9 @@ async function main(): Promise<void> {
           ([key, value]) =>
             `  ${key.padEnd(36)} ${String(value).padStart(6)}  (${(value / N).toFixed(2)} / MD)`,
         ),
+      '',
+      `operator CPU until all Ready: ${cpu.toFixed(1)} CPU-s for ${reconciles} reconciles = ${((cpu / reconciles) * 1000).toFixed(2)} CPU-ms per reconcile (${(reconciles / N).toFixed(2)} reconciles per MD)`,
+      `operator idle for ${(idleMs / 1000).toFixed(0)} s after all Ready: ${idleWrites} writes, ${idleEnd.reconciles - idleStart.reconciles} reconciles, ${idleCpu.toFixed(2)} CPU-s`,
       '',
       `operator memory: RSS ${(idleRssKiB / 1024).toFixed(0)} MiB idle -> ${(rssKiB / 1024).toFixed(0)} MiB with ${N} MDs (peak ${(hwmKiB / 1024).toFixed(0)} MiB), ${((rssKiB - idleRssKiB) / N).toFixed(1)} KiB per MD`,
     ];
