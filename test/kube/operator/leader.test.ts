@@ -3,7 +3,7 @@ import type { KubeClient } from '../../../src/kube/client.ts';
 import { controllers } from '../../../src/operator/controllers.ts';
 import { type ControllerSetup, Operator } from '../../../src/operator/manager.ts';
 import { testKubeConfig, testKubeconfigPath, useTestNamespace } from '../../support/kube.ts';
-import { FreezableRelay } from './relay.ts';
+import { ApiServerRelay, kubeConfigThrough } from './relay.ts';
 import { kubectl, kubectlApply, modelDeployment, testPredictor, until } from './support.ts';
 
 // Two operators with leader election on the shared control plane; the leader reaches the
@@ -12,12 +12,12 @@ import { kubectl, kubectlApply, modelDeployment, testPredictor, until } from './
 // afterwards, not even once the path comes back.
 const namespace = useTestNamespace('op-leader');
 let kubeconfig: string;
-let relay: FreezableRelay;
+let relay: ApiServerRelay;
 
 beforeAll(async () => {
   kubeconfig = testKubeconfigPath();
   const server = new URL(testKubeConfig().getCurrentCluster()?.server ?? '');
-  relay = new FreezableRelay({ host: server.hostname, port: Number(server.port) });
+  relay = new ApiServerRelay({ host: server.hostname, port: Number(server.port) });
   await relay.listen();
 });
 afterAll(() => relay?.close());
@@ -40,13 +40,7 @@ function tracedControllers(writes: Write[]): ControllerSetup[] {
 }
 
 function replica(identity: string, writes: Write[], viaRelay: boolean): Operator {
-  const kubeConfig = testKubeConfig();
-  if (viaRelay) {
-    const current = kubeConfig.getCurrentCluster();
-    kubeConfig.clusters = kubeConfig.clusters.map((c) =>
-      c.name === current?.name ? { ...c, server: `https://127.0.0.1:${relay.port}` } : c,
-    );
-  }
+  const kubeConfig = viaRelay ? kubeConfigThrough(relay, kubeconfig) : testKubeConfig();
   return new Operator(
     {
       kubeConfig,
