@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -77,6 +78,8 @@ export class KubeClient {
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.server = new URL(cluster.server);
     this.timeoutMs = options.requestTimeoutMs ?? 30_000;
+    // Every request in flight listens to it (watches included): no leak, just many listeners.
+    setMaxListeners(0, this.halted.signal);
   }
 
   /**

@@ -89,7 +89,8 @@ export class LeaderElector {
 
   constructor(private readonly options: LeaderElectorOptions) {
     this.leaseDurationMs = (options.leaseDurationSeconds ?? 15) * 1000;
-    this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
+    // client-go's proportions (15 s lease, 10 s renew deadline) for any lease duration.
+    this.renewDeadlineMs = options.renewDeadlineMs ?? Math.round((this.leaseDurationMs * 2) / 3);
     this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
     this.clock = options.clock ?? systemClock;
     if (this.renewDeadlineMs >= this.leaseDurationMs) {

@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Operator } from '../../../src/operator/manager.ts';
-import { testKubeConfig, testKubeconfigPath, useTestNamespace } from '../../support/kube.ts';
+import { describe, expect, it } from 'vitest';
+import { testKubeconfigPath } from '../../support/kube.ts';
 import {
   conditionsOf,
   type Json,
@@ -8,31 +7,22 @@ import {
   kubectlApply,
   kubectlJson,
   modelDeployment,
-  startOperator,
   until,
+  useTestOperator,
 } from './support.ts';
 
 // How the operator treats its children on a real apiserver: a field removed from the spec leaves
 // the child (server-side apply drops what its manager no longer applies), fields other managers
 // set stay, nothing is written while nothing changed, and an object of the same name that is not
 // the ModelDeployment's is never taken over.
-const namespace = useTestNamespace('op-children');
-let operator: Operator;
-let kubeconfig: string;
-
-beforeAll(async () => {
-  kubeconfig = testKubeconfigPath();
-  operator = await startOperator(testKubeConfig(), { namespaces: [namespace()] });
-});
-afterAll(async () => {
-  await operator?.stop();
-});
+const { namespace, operator } = useTestOperator('op-children');
+const kubeconfig = testKubeconfigPath;
 
 const get = (kind: string, name: string): Promise<Json> =>
-  kubectlJson(kubeconfig, ['get', '-n', namespace(), kind, name]);
+  kubectlJson(kubeconfig(), ['get', '-n', namespace(), kind, name]);
 const predictor = (deployment: Json): Json => deployment.spec.template.spec.containers[0];
 const envNames = (deployment: Json): string[] => predictor(deployment).env.map((e: Json) => e.name);
-const writes = () => operator.metrics.writeCount(['events']);
+const writes = () => operator().metrics.writeCount(['events']);
 const sha = 'b'.repeat(64);
 
 describe('children of a ModelDeployment', () => {
@@ -41,7 +31,7 @@ describe('children of a ModelDeployment', () => {
       model: { name: 'mnist-cnn', source: { builtin: 'mnist-cnn' }, sha256: sha },
       resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '256Mi' } },
     });
-    await kubectlApply(kubeconfig, [full]);
+    await kubectlApply(kubeconfig(), [full]);
     const before = await until('the Deployment with everything the spec asks for', async () => {
       const d = await get('deployment', 'drift');
       return predictor(d).resources.limits?.cpu ? d : undefined;
@@ -49,13 +39,13 @@ describe('children of a ModelDeployment', () => {
     expect(envNames(before)).toContain('KINFER_SHA256');
     expect(before.spec.template.metadata.annotations).toMatchObject({ 'kinfer.dev/model-sha256': sha });
     // Another manager's fields, which kinfer does not own: they must survive every apply.
-    await kubectl(kubeconfig, ['annotate', '-n', namespace(), 'deployment', 'drift', 'team=blue']);
-    await kubectl(kubeconfig, ['label', '-n', namespace(), 'service', 'drift', 'cost-center=42']);
+    await kubectl(kubeconfig(), ['annotate', '-n', namespace(), 'deployment', 'drift', 'team=blue']);
+    await kubectl(kubeconfig(), ['label', '-n', namespace(), 'service', 'drift', 'cost-center=42']);
 
     // One at a time: any apply removes every field it no longer carries, so a change that
     // triggers an apply (a shorter env list) would hide a removal that triggers none.
     const resources = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
-    await kubectlApply(kubeconfig, [
+    await kubectlApply(kubeconfig(), [
       modelDeployment('drift', namespace(), {
         model: { name: 'mnist-cnn', source: { builtin: 'mnist-cnn' }, sha256: sha },
         resources,
@@ -67,7 +57,7 @@ describe('children of a ModelDeployment', () => {
     });
     expect(predictor(trimmed).resources).toEqual(resources);
 
-    await kubectlApply(kubeconfig, [modelDeployment('drift', namespace(), { resources })]);
+    await kubectlApply(kubeconfig(), [modelDeployment('drift', namespace(), { resources })]);
     const after = await until('the env entry and the annotation to leave the Deployment', async () => {
       const d = await get('deployment', 'drift');
       return !envNames(d).includes('KINFER_SHA256') &&
@@ -81,7 +71,7 @@ describe('children of a ModelDeployment', () => {
   });
 
   it('writes nothing to its children while nothing changed', async () => {
-    await kubectl(kubeconfig, [
+    await kubectl(kubeconfig(), [
       'wait',
       '-n',
       namespace(),
@@ -93,7 +83,14 @@ describe('children of a ModelDeployment', () => {
     const deployment = await get('deployment', 'drift');
     // Reconciles with nothing to do: an annotation on the ModelDeployment is a watch event each.
     for (const value of ['1', '2', '3']) {
-      await kubectl(kubeconfig, ['annotate', '--overwrite', '-n', namespace(), 'md/drift', `poke=${value}`]);
+      await kubectl(kubeconfig(), [
+        'annotate',
+        '--overwrite',
+        '-n',
+        namespace(),
+        'md/drift',
+        `poke=${value}`,
+      ]);
     }
     await new Promise((resolve) => setTimeout(resolve, 3000));
     expect(await writes()).toBe(settled);
@@ -108,7 +105,7 @@ describe('children of a ModelDeployment', () => {
   ])('never takes over a %s it does not control, and recovers once it is gone', async (kind, resource) => {
     const name = `taken-${resource}`;
     // Someone else's object, owned by one of their ConfigMaps (no kinfer labels, so no cache sees it).
-    await kubectlApply(kubeconfig, [
+    await kubectlApply(kubeconfig(), [
       { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${name}-owner`, namespace: namespace() } },
     ]);
     const owner = await get('configmap', `${name}-owner`);
@@ -140,9 +137,9 @@ describe('children of a ModelDeployment', () => {
             metadata: { name, namespace: namespace(), ownerReferences },
             spec: { selector: labels, ports: [{ port: 80 }] },
           };
-    await kubectlApply(kubeconfig, [foreign]);
+    await kubectlApply(kubeconfig(), [foreign]);
     const theirs = await get(resource, name);
-    await kubectlApply(kubeconfig, [modelDeployment(name, namespace())]);
+    await kubectlApply(kubeconfig(), [modelDeployment(name, namespace())]);
     const md = await until('a ChildConflict condition', async () => {
       const md = await get('md', name);
       return conditionsOf(md).Degraded?.reason === 'ChildConflict' ? md : undefined;
@@ -157,8 +154,8 @@ describe('children of a ModelDeployment', () => {
     expect(still.metadata.resourceVersion).toBe(theirs.metadata.resourceVersion);
     expect(still.metadata.ownerReferences).toEqual([expect.objectContaining({ uid: owner.metadata.uid })]);
 
-    await kubectl(kubeconfig, ['delete', '-n', namespace(), resource, name, '--wait=true']);
-    await kubectl(kubeconfig, [
+    await kubectl(kubeconfig(), ['delete', '-n', namespace(), resource, name, '--wait=true']);
+    await kubectl(kubeconfig(), [
       'wait',
       '-n',
       namespace(),

@@ -4,10 +4,12 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll } from 'vitest';
 import { KubeClient } from '../../../src/kube/client.ts';
 import { controllers } from '../../../src/operator/controllers.ts';
 import { Operator, type OperatorOptions } from '../../../src/operator/manager.ts';
 import { defaultPredictorConfig } from '../../../src/operator/modeldeployment/desired.ts';
+import { testKubeConfig, useTestNamespace } from '../../support/kube.ts';
 
 const execFileAsync = promisify(execFile);
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -78,6 +80,31 @@ export async function startOperator(
   );
   await operator.start();
   return operator;
+}
+
+/**
+ * The usual start of a kube test file: a namespace of its own and the operator in this process
+ * watching it, started before the file's tests and stopped after them.
+ */
+export function useTestOperator(
+  prefix: string,
+  options: Omit<Partial<OperatorOptions>, 'namespaces'> = {},
+): { namespace: () => string; operator: () => Operator } {
+  const namespace = useTestNamespace(prefix);
+  let operator: Operator | undefined;
+  beforeAll(async () => {
+    operator = await startOperator(testKubeConfig(), { ...options, namespaces: [namespace()] });
+  });
+  afterAll(async () => {
+    await operator?.stop();
+  });
+  return {
+    namespace,
+    operator: () => {
+      if (!operator) throw new Error('useTestOperator: the operator runs only inside tests');
+      return operator;
+    },
+  };
 }
 
 export async function freePort(): Promise<number> {
