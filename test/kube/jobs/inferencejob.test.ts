@@ -70,7 +70,7 @@ function inferenceJob(name: string, spec: Record<string, unknown>): object {
 /** The jobs of the later tests (each runs its runner when its test comes). */
 const laterJobs = () => [
   inferenceJob('wrong-model', { input: { synthetic: { count: 200, seed: 1 } } }),
-  inferenceJob('short', { input: { synthetic: { count: 100, seed: 2 } }, ttlSecondsAfterFinished: 3 }),
+  inferenceJob('short', { input: { synthetic: { count: 100, seed: 2 } }, ttlSecondsAfterFinished: 10 }),
 ];
 
 const getJob = (name: string) => kubectlJson(kubeconfig, ['get', '-n', namespace(), 'inferencejob', name]);
