@@ -94,12 +94,23 @@ export async function prepareHost(dir: string, network: ClusterNetwork): Promise
     processes: [],
     containerdAddress: join(dir, 'containerd', 'containerd.sock'),
   };
-  await saveState(state);
-  if (before.links.includes(bridgeName)) {
+  // The host must be free of another node's traces before anything is recorded: teardown undoes
+  // what the state says this node made, and must never take down what was there before.
+  const traces = [
+    ...(before.links.includes(bridgeName) ? [`interface ${bridgeName} (ip link del ${bridgeName})`] : []),
+    ...(/KUBE-|KINFER-/.test(`${before.iptables}\n${before.ip6tables}`)
+      ? ['KUBE-*/KINFER-* iptables chains']
+      : []),
+    ...((await cgroupHierarchies()).some((hierarchy) => existsSync(join(hierarchy, cgroupRoot)))
+      ? [`the ${cgroupRoot} cgroup`]
+      : []),
+  ];
+  if (traces.length > 0) {
     throw new Error(
-      `interface ${bridgeName} already exists: another real node runs, or one was left behind (ip link del ${bridgeName})`,
+      `the host has another real node's ${traces.join(', ')}: one runs without the lock, or one was left behind`,
     );
   }
+  await saveState(state);
   await run('ip', ['link', 'add', bridgeName, 'type', 'bridge']);
   await run('ip', [
     'addr',

@@ -44,7 +44,8 @@ export interface RealNodeInfo {
   startupMs: number;
 }
 
-export const lockPath = (): string => join(tmpdir(), 'kinfer-real-node.lock');
+/** Machine-wide, whatever TMPDIR a process has (the bridge, chains and cgroup are machine-wide). */
+export const lockPath = (): string => '/run/kinfer-real-node.lock';
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 
 interface LockContent {
@@ -138,7 +139,9 @@ export async function acquireRealNodeHost(network: ClusterNetwork): Promise<Real
   let state: NodeHostState | undefined;
   const release = async (): Promise<string[]> => {
     const current = (await loadState(dir)) ?? state;
+    // No state: the host was never touched (prepareHost refused it); only the directory goes.
     const errors = current ? await teardownHost(current) : [];
+    if (!current) await rm(dir, { recursive: true, force: true });
     try {
       process.kill(janitorPid, 'SIGTERM');
     } catch {
