@@ -238,7 +238,7 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
     await mkdir(logsDir);
     // The real node's network goes first: the apiserver listens on the node IP.
     if (realNodeOptions) {
-      nodeHost = await acquireRealNodeHost(network);
+      nodeHost = await acquireRealNodeHost(network, log);
       step(`real node host prepared (${nodeHost.state.dir})`);
     }
     const address = realNodeOptions ? network.nodeIp : '127.0.0.1';

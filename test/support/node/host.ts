@@ -312,18 +312,20 @@ export async function teardownHost(state: NodeHostState): Promise<string[]> {
   await removeCgroups();
   const mounted = await mountPoints();
   for (const path of watchedPaths) {
-    if (state.before.paths[path] || mounted.some((mount) => mount.startsWith(`${path}/`))) continue;
+    // A state written before paths were recorded: unknown, so left as it is.
+    const existed = state.before.paths?.[path] ?? true;
+    if (existed || mounted.some((mount) => mount.startsWith(`${path}/`))) continue;
     await rm(path, { recursive: true, force: true }).catch((error: Error) =>
       errors.push(`${path}: ${error.message}`),
     );
   }
-  if (state.before.paths['/var/lib/cni']) {
+  if (state.before.paths?.['/var/lib/cni']) {
     const results = '/var/lib/cni/results';
     for (const entry of await readdir(results).catch(() => [] as string[])) {
       if (entry.startsWith('kinfer-')) await rm(join(results, entry), { force: true });
     }
   }
-  if (state.before.paths['/var/log/containers']) {
+  if (state.before.paths?.['/var/log/containers']) {
     for (const entry of await readdir('/var/log/containers').catch(() => [] as string[])) {
       const target = await readlink(join('/var/log/containers', entry)).catch(() => '');
       if (target.startsWith(`${state.dir}/`)) await rm(join('/var/log/containers', entry), { force: true });

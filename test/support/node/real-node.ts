@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,6 +95,40 @@ async function acquireLock(dir: string): Promise<void> {
 }
 
 /**
+ * Nodes left behind by processes that died with their janitor (a machine whose processes were all
+ * killed at once, e.g. at the end of a session): their directory still holds state.json with the
+ * host as it was before them, so teardownHost can put it back. Runs with the lock held, and not at
+ * all while a lock (this one, or the TMPDIR one older harnesses used) names a live process.
+ */
+async function recoverLeftNodes(ownDir: string, log: (line: string) => void): Promise<void> {
+  const locks: LockContent[] = [];
+  for (const path of new Set([
+    lockPath(),
+    join(tmpdir(), 'kinfer-real-node.lock'),
+    '/tmp/kinfer-real-node.lock',
+  ])) {
+    const text = await readFile(path, 'utf8').catch(() => '');
+    if (text) locks.push(JSON.parse(text) as LockContent);
+  }
+  // The bridge, the chains and the cgroup are shared names: while any node lives, tearing down a
+  // dead one would take the live one's down too. prepareHost then refuses the host instead.
+  const live = (lock: LockContent) => processAlive(lock.pid) || processAlive(lock.janitorPid);
+  if (locks.some((lock) => lock.dir !== ownDir && live(lock))) return;
+  for (const base of new Set([tmpdir(), '/tmp'])) {
+    for (const entry of await readdir(base).catch(() => [] as string[])) {
+      const dir = join(base, entry);
+      if (!entry.startsWith('kinfer-node-') || dir === ownDir || entry.endsWith('.log')) continue;
+      const state = await loadState(dir);
+      if (!state) continue;
+      const errors = await teardownHost(state);
+      log(
+        `restored the host from a node left behind in ${dir}${errors.length ? `: ${errors.join('; ')}` : ''}`,
+      );
+    }
+  }
+}
+
+/**
  * The janitor: a detached process that tears the node down if this process dies without doing
  * it (SIGKILL, a crash). The harness's own stop tears down first and then ends the janitor.
  */
@@ -128,12 +162,16 @@ export interface RealNodeHost {
 }
 
 /** Lock, directory, janitor and the host's network set up for `network`; nothing runs yet. */
-export async function acquireRealNodeHost(network: ClusterNetwork): Promise<RealNodeHost> {
+export async function acquireRealNodeHost(
+  network: ClusterNetwork,
+  log: (line: string) => void = () => {},
+): Promise<RealNodeHost> {
   const dir = await mkdtemp(join(tmpdir(), 'kinfer-node-'));
   await acquireLock(dir).catch(async (error) => {
     await rm(dir, { recursive: true, force: true });
     throw error;
   });
+  await recoverLeftNodes(dir, log);
   const janitorPid = startJanitor(dir);
   await writeFile(lockPath(), JSON.stringify({ pid: process.pid, janitorPid, dir } satisfies LockContent));
   let state: NodeHostState | undefined;
