@@ -6,6 +6,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { createLogger } from '../../log.ts';
+import { backoffDelay } from '../../shared/backoff.ts';
 import { parseOptions } from '../../shared/options.ts';
 
 /** The downloaded file's digest is not the one the ModelDeployment asked for. */
@@ -82,7 +83,7 @@ export async function fetchModel(options: FetchModelOptions): Promise<{ bytes: n
       if (lastError instanceof ChecksumMismatchError || (lastError as { permanent?: boolean }).permanent)
         break;
       if (attempt < options.attempts) {
-        const delay = 500 * 2 ** (attempt - 1);
+        const delay = backoffDelay(attempt - 1, { initialDelayMs: 500, maxDelayMs: 30_000 });
         log.warn(
           { event: 'model.fetch_retry', attempt, err: lastError.message, retryInMs: delay },
           'download failed; retrying',
