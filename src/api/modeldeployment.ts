@@ -25,7 +25,7 @@ export const modelDeploymentResource = {
 } as const satisfies ResourceDescriptor<'ModelDeployment'>;
 
 /** Models shipped in the image under models/<name>/model.onnx. */
-export const builtinModels = ['mnist-cnn'] as const;
+export const builtinModels = ['mnist-cnn', 'mnist-small'] as const;
 export type BuiltinModel = (typeof builtinModels)[number];
 
 const sha256 = z.string().regex(/^[a-f0-9]{64}$/);
@@ -33,10 +33,10 @@ const sha256 = z.string().regex(/^[a-f0-9]{64}$/);
 export const ModelSourceSchema = withRules(
   z
     .object({
-      builtin: z
-        .enum(builtinModels)
-        .optional()
-        .meta({ description: 'A model shipped in the kinfer image, e.g. mnist-cnn.' }),
+      builtin: z.enum(builtinModels).optional().meta({
+        description:
+          'A model shipped in the kinfer image: mnist-cnn, or mnist-small (same interface, a fraction of the compute; see models/<name>/MODEL_CARD.md).',
+      }),
       uri: z
         .string()
         .max(2048)

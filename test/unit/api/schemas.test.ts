@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  builtinModels,
   type InferenceJobInput,
   InvalidResourceError,
   type ModelDeploymentInput,
@@ -52,6 +53,14 @@ describe('ModelDeployment schema', () => {
     );
     expect(parsed.spec.batching).toEqual({ maxBatchSize: 8, maxDelayMs: 2 });
     expect(parsed.spec.server).toEqual({ port: 9000, maxConnections: 1000 });
+  });
+
+  it('accepts every builtin model', () => {
+    for (const name of builtinModels) {
+      const parsed = parseModelDeployment(md({ model: { name: 'm', source: { builtin: name } } }));
+      expect(parsed.spec.model.source.builtin).toBe(name);
+    }
+    expect(builtinModels).toContain('mnist-small');
   });
 
   it('defaults the ConfigMap key', () => {

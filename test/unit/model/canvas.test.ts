@@ -68,3 +68,10 @@ describe.each(models)('%s on digits drawn on a 280x280 canvas (runtime preproces
     expect(wrong.length / variants.length).toBeLessThanOrEqual(0.05);
   });
 });
+
+describe('mnist-small against mnist-cnn on the drawn variants', () => {
+  it('gets no more of the 500 wrong than mnist-cnn', async () => {
+    const [small, cnn] = await Promise.all([wrongOf('mnist-small'), wrongOf('mnist-cnn')]);
+    expect(small.length).toBeLessThanOrEqual(cnn.length);
+  });
+});

@@ -17,5 +17,8 @@ export const committedModelDirs = () =>
     .map((entry) => entry.name)
     .sort();
 
-/** The least top-1 accuracy each model must reach on the 10,000 MNIST test digits. */
-export const accuracyFloor: Record<BuiltinModel, number> = { 'mnist-cnn': 0.992 };
+/**
+ * The least top-1 accuracy each model must reach on the 10,000 MNIST test digits. mnist-small's
+ * is the number it was made for (issue 15): at least as cheap to run four times over, not worse.
+ */
+export const accuracyFloor: Record<BuiltinModel, number> = { 'mnist-cnn': 0.992, 'mnist-small': 0.995 };

@@ -79,6 +79,13 @@ describe('desiredDeployment', () => {
       volume: undefined,
     },
     {
+      what: 'the other builtin model, chosen by spec.model.source.builtin',
+      spec: { model: { name: 'digits', source: { builtin: 'mnist-small' } } },
+      model: '/app/models/mnist-small/model.onnx',
+      init: undefined,
+      volume: undefined,
+    },
+    {
       what: 'uri through the fetch-model init container with its sha256',
       spec: { model: { name: 'digits', source: { uri: 'https://example.com/m.onnx' }, sha256: sha } },
       model: '/models/model.onnx',
