@@ -48,6 +48,8 @@ export async function fetchModel(options: FetchModelOptions): Promise<{ bytes: n
         signal: AbortSignal.timeout(options.timeoutSeconds * 1000),
       });
       if (!response.ok || !response.body) {
+        // An unread body can crash the process when the server then closes (nodejs/undici#5360).
+        await response.body?.cancel();
         const error = new FetchFailedError(`GET ${options.uri}: HTTP ${response.status}`);
         if (response.status < 500 && response.status !== 429) throw Object.assign(error, { permanent: true });
         throw error;

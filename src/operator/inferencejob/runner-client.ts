@@ -52,7 +52,11 @@ export async function readRunner(
     } else {
       const base = fillTemplate(access.template, name, namespace).replace(/\/+$/, '');
       const response = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
-      if (!response.ok) return { reachable: false, reason: `runner answered ${response.status}` };
+      if (!response.ok) {
+        // An unread body can crash the process when the peer then closes (nodejs/undici#5360).
+        await response.body?.cancel();
+        return { reachable: false, reason: `runner answered ${response.status}` };
+      }
       body = await response.json();
     }
   } catch (error) {
