@@ -124,6 +124,7 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
   // do not hold the server open (fastify closes only the connections idle when close began).
   app.addHook('onSend', async (_request, reply, payload) => {
     if (app.lifecycle.draining) reply.header('connection', 'close');
+    if (config.podName) reply.header('kinfer-pod', config.podName);
     return payload;
   });
 

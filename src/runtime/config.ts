@@ -73,6 +73,13 @@ export const runtimeConfigSchema = z
       .min(1)
       .default('/dev/termination-log')
       .describe('file for the pod termination message when the model cannot be served'),
+    podName: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'sent back as the kinfer-pod response header, so clients behind a Service see which replica served',
+      ),
     drainTimeoutMs: int(0, 600_000)
       .default(20_000)
       .describe('longest wait on shutdown for in-flight HTTP requests before every connection is cut'),

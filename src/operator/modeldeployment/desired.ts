@@ -39,6 +39,8 @@ export interface ParsedModelDeployment extends KubeObject {
 export const MANAGED_BY = 'kinfer-operator';
 const MODEL_DIR = '/models';
 const AUTH_DIR = '/var/run/secrets/kinfer';
+/** How long a terminating predictor keeps serving before it drains (see the preStop hook below). */
+export const PRESTOP_SLEEP_SECONDS = 5;
 /** The pod volume holding spec.server.authSecretRef; status names the Secret when it fails to mount. */
 export const AUTH_VOLUME = 'auth-token';
 
@@ -126,6 +128,8 @@ export function desiredDeployment(md: ParsedModelDeployment, config: PredictorCo
     { name: 'KINFER_MAX_BATCH_SIZE', value: String(spec.batching.maxBatchSize) },
     { name: 'KINFER_MAX_DELAY_MS', value: String(spec.batching.maxDelayMs) },
     { name: 'KINFER_MAX_CONNECTIONS', value: String(spec.server.maxConnections) },
+    // Every answer names the pod that served it (`kinfer-pod` header): which replica behind the Service.
+    { name: 'KINFER_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
   ];
   if (spec.server.authSecretRef) {
     // A file, not an env var: the token stays out of `kubectl describe pod` and the process env.
@@ -157,6 +161,11 @@ export function desiredDeployment(md: ParsedModelDeployment, config: PredictorCo
       periodSeconds: 10,
       failureThreshold: 6,
     },
+    // A deleted pod leaves the Service's endpoints while it is already terminating: kube-proxy on
+    // every node takes a moment to drop it, and connections sent its way meanwhile would be refused
+    // if the runtime stopped listening at once. It keeps serving for PRESTOP_SLEEP_SECONDS first,
+    // then drains (well inside the default 30 s grace period with the runtime's 20 s drain).
+    lifecycle: { preStop: { sleep: { seconds: PRESTOP_SLEEP_SECONDS } } },
     resources,
     securityContext: restrictedContainer,
     terminationMessagePolicy: 'FallbackToLogsOnError',

@@ -21,6 +21,7 @@ beforeAll(async () => {
   runtime = await startTestRuntime({
     authTokenFile: join(dir, 'token'),
     corsOrigins: ['http://localhost:5173'],
+    podName: 'mnist-7d9f-abcde',
   });
   base = runtime.url;
 });
@@ -65,6 +66,31 @@ describe('bearer auth', () => {
   it('serves with the right token', async () => {
     expect((await postJson(`${base}/v2/models/mnist-cnn/infer`, digit, auth)).status).toBe(200);
     expect((await getJson(`${base}/v2/models/mnist-cnn`, auth)).status).toBe(200);
+  });
+});
+
+describe('kinfer-pod header', () => {
+  it('names the serving pod on every answer, errors and probes included', async () => {
+    for (const [path, headers] of [
+      ['/healthz', {}],
+      ['/v2/models/mnist-cnn', auth],
+      ['/v2/models/mnist-cnn', {}],
+      ['/no-such-route', auth],
+    ] as const) {
+      const { headers: got } = await getJson(`${base}${path}`, headers);
+      expect(got.get('kinfer-pod'), path).toBe('mnist-7d9f-abcde');
+    }
+    const { headers: got } = await postJson(`${base}/v2/models/mnist-cnn/infer`, digit, auth);
+    expect(got.get('kinfer-pod')).toBe('mnist-7d9f-abcde');
+  });
+
+  it('is absent when the runtime has no pod name', async () => {
+    const plain = await startTestRuntime({}, false);
+    try {
+      expect((await getJson(`${plain.url}/healthz`)).headers.get('kinfer-pod')).toBeNull();
+    } finally {
+      await plain.close();
+    }
   });
 });
 

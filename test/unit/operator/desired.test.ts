@@ -3,6 +3,7 @@ import {
   defaultPredictorConfig,
   desiredDeployment,
   desiredService,
+  PRESTOP_SLEEP_SECONDS,
   selectorString,
 } from '../../../src/operator/modeldeployment/desired.ts';
 import { md } from './fixtures.ts';
@@ -51,6 +52,18 @@ describe('desiredDeployment', () => {
     expect(container.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(container.ports).toEqual([{ name: 'http', containerPort: 9000, protocol: 'TCP' }]);
     expect(env(deployment).KINFER_PORT).toBe('9000');
+  });
+
+  it('tells the runtime its pod name, so every answer says which replica served it', () => {
+    const deployment = desiredDeployment(md(builtin), defaultPredictorConfig);
+    expect(env(deployment).KINFER_POD_NAME).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
+  });
+
+  it('keeps a terminating predictor serving until kube-proxy has dropped it, then drains', () => {
+    const pod = desiredDeployment(md(builtin), defaultPredictorConfig).spec!.template.spec!;
+    expect(pod.containers[0]!.lifecycle).toEqual({ preStop: { sleep: { seconds: PRESTOP_SLEEP_SECONDS } } });
+    // The sleep and the runtime's 20 s drain fit in the grace period (Kubernetes' default 30 s).
+    expect(pod.terminationGracePeriodSeconds ?? 30).toBeGreaterThanOrEqual(PRESTOP_SLEEP_SECONDS + 20 + 1);
   });
 
   it('runs under the restricted pod security standard', () => {
