@@ -327,10 +327,12 @@ function containerProblem(container: V1ContainerStatus, init: boolean): Reconcil
   if (waiting?.reason && FAILING_WAITING_REASONS.has(waiting.reason)) {
     const termination = parseTerminationMessage(lastTerminated?.message);
     if (termination && waiting.reason === 'CrashLoopBackOff') return termination;
-    const parts = [
-      waiting.message,
-      lastTerminated?.message?.trim() && `last exit: ${lastTerminated.message.trim()}`,
-    ];
+    // The kubelet's reason for the last exit (OOMKilled, Error) says what its message may not: a
+    // container the kernel killed leaves no termination message, only the tail of its log.
+    const lastExit =
+      lastTerminated &&
+      `last exit: ${lastTerminated.reason ?? 'Error'} (exit code ${lastTerminated.exitCode})${lastTerminated.message?.trim() ? `: ${lastTerminated.message.trim()}` : ''}`;
+    const parts = [waiting.message, lastExit];
     return { reason: waiting.reason, message: clip(parts.filter(Boolean).join('; ') || waiting.reason) };
   }
   if (terminated && terminated.exitCode !== 0) {

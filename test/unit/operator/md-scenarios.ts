@@ -181,7 +181,8 @@ export const rows: Row[] = [
     degraded: ['True', 'CrashLoopBackOff'],
     reconciling: ['False', 'CrashLoopBackOff'],
     stalled: ['True', 'CrashLoopBackOff'],
-    message: /back-off 20s/,
+    // OOMKilled leaves no termination message: the kubelet's reason must still be named.
+    message: /back-off 20s; last exit: OOMKilled \(exit code 137\)$/,
   },
   {
     what: 'ImagePullBackOff with the pull message',
