@@ -60,7 +60,11 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
     // One log line per request would cost more than the inference; errors are logged below.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
-    return503OnClosing: true,
+    // While draining, a request that still arrives on an open keep-alive connection is answered
+    // (on a connection that then closes, see onSend below), not refused with 503: behind a Service
+    // a client's pooled connection keeps reaching a terminating pod after its endpoint is gone,
+    // and a 503 there was a failed request during every rollout on a real node.
+    return503OnClosing: false,
     ...serverTimeoutOptions(config),
     clientErrorHandler: clientErrorHandler(config),
     frameworkErrors: frameworkErrorHandler,
