@@ -1,0 +1,120 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { apply, e2eCluster, kubectl, podsOf, useE2eNamespace } from '../../support/e2e.ts';
+import { condition, installOperator, type KinferObject, waitForCondition } from './support.ts';
+
+/** The digest of the model shipped in the image (config/samples' full ModelDeployment names it). */
+const builtinSha = '5e0ffa0e9cf9dc9a15db84913ab0dc23a46dd6c3b10c57e284589a4875eaedfa';
+
+const degraded = (reason: string) => (object: KinferObject) =>
+  condition(object, 'Degraded')?.status === 'True' && condition(object, 'Degraded')?.reason === reason;
+const ready = (object: KinferObject) =>
+  object.status?.observedGeneration === object.metadata.generation &&
+  condition(object, 'Ready')?.status === 'True';
+
+function modelDeployment(name: string, spec: Record<string, unknown>): object {
+  return {
+    apiVersion: 'kinfer.dev/v1alpha1',
+    kind: 'ModelDeployment',
+    metadata: { name },
+    spec: { model: { name: 'mnist-cnn', source: { builtin: 'mnist-cnn' } }, ...spec },
+  };
+}
+
+async function patch(namespace: string, name: string, spec: object): Promise<void> {
+  await kubectl(['patch', 'md', '-n', namespace, name, '--type', 'merge', '-p', JSON.stringify({ spec })]);
+}
+
+// Failures as the kubelet really produces them (no hand-written pod statuses), each reported in
+// Degraded with the pod's own reason, and each fixed back to Ready. The four run side by side.
+describe('failures on the real node, reported truthfully and recovered from', () => {
+  const namespace = useE2eNamespace('fail');
+
+  beforeAll(async () => {
+    await installOperator();
+    await apply(
+      namespace(),
+      modelDeployment('no-image', { image: '127.0.0.1:1/kinfer:does-not-exist' }),
+      modelDeployment('bad-sha', {
+        model: { name: 'mnist-cnn', source: { builtin: 'mnist-cnn' }, sha256: 'a'.repeat(64) },
+      }),
+      modelDeployment('no-secret', { server: { authSecretRef: { name: 'not-yet' } } }),
+      // Far below what Node and onnxruntime need: the kernel's OOM killer ends the runtime.
+      modelDeployment('tight', { resources: { requests: { memory: '48Mi' }, limits: { memory: '48Mi' } } }),
+    );
+  });
+
+  it('an image that cannot be pulled: Degraded ImagePullBackOff; the right image: Ready', async () => {
+    const md = await waitForCondition(
+      namespace(),
+      'md',
+      'no-image',
+      (o) => degraded('ImagePullBackOff')(o) || degraded('ErrImagePull')(o),
+      'Degraded ImagePullBackOff',
+    );
+    expect(condition(md, 'Degraded')?.message).toContain('127.0.0.1:1/kinfer:does-not-exist');
+    expect(condition(md, 'Ready')?.status).toBe('False');
+    await patch(namespace(), 'no-image', { image: e2eCluster().image });
+    await waitForCondition(namespace(), 'md', 'no-image', ready, 'Ready again');
+  });
+
+  it("a model whose sha256 differs: CrashLoopBackOff, the runtime's ModelChecksumMismatch; the right sha256: Ready", async () => {
+    const md = await waitForCondition(
+      namespace(),
+      'md',
+      'bad-sha',
+      degraded('ModelChecksumMismatch'),
+      'Degraded',
+    );
+    expect(condition(md, 'Degraded')?.message).toContain(builtinSha);
+    const [pod] = await podsOf(namespace(), 'app.kubernetes.io/instance=bad-sha');
+    const status = pod?.status?.containerStatuses?.[0] as
+      | { restartCount: number; lastState?: { terminated?: { message?: string } } }
+      | undefined;
+    // The runtime's own words, from the container's termination log.
+    expect(status?.lastState?.terminated?.message).toMatch(/^ModelChecksumMismatch: /);
+    await patch(namespace(), 'bad-sha', {
+      model: { name: 'mnist-cnn', source: { builtin: 'mnist-cnn' }, sha256: builtinSha },
+    });
+    await waitForCondition(namespace(), 'md', 'bad-sha', ready, 'Ready again');
+  });
+
+  it('an auth Secret that does not exist: FailedMount, Degraded AuthSecretMissing; the Secret created: Ready', async () => {
+    const md = await waitForCondition(
+      namespace(),
+      'md',
+      'no-secret',
+      degraded('AuthSecretMissing'),
+      'Degraded',
+    );
+    expect(condition(md, 'Degraded')?.message).toContain('"not-yet" (spec.server.authSecretRef.name)');
+    await apply(namespace(), {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'not-yet' },
+      stringData: { token: 'created-later' },
+    });
+    await waitForCondition(namespace(), 'md', 'no-secret', ready, 'Ready again');
+  });
+
+  it('a memory limit the runtime exceeds: OOMKilled by the kernel, Degraded; a larger limit: Ready', async () => {
+    const md = await waitForCondition(
+      namespace(),
+      'md',
+      'tight',
+      (o) =>
+        condition(o, 'Degraded')?.status === 'True' &&
+        /OOMKilled/.test(condition(o, 'Degraded')?.message ?? ''),
+      'Degraded with OOMKilled',
+    );
+    expect(condition(md, 'Degraded')?.reason).toBe('CrashLoopBackOff');
+    const [pod] = await podsOf(namespace(), 'app.kubernetes.io/instance=tight');
+    const status = pod?.status?.containerStatuses?.[0] as
+      | { lastState?: { terminated?: { reason?: string; exitCode?: number } } }
+      | undefined;
+    expect(status?.lastState?.terminated).toMatchObject({ reason: 'OOMKilled', exitCode: 137 });
+    await patch(namespace(), 'tight', {
+      resources: { requests: { memory: '256Mi' }, limits: { memory: '512Mi' } },
+    });
+    await waitForCondition(namespace(), 'md', 'tight', ready, 'Ready again');
+  });
+});
