@@ -4,6 +4,7 @@ import {
   e2eCluster,
   followLogs,
   getJson,
+  kinferPod,
   kubectl,
   podsOf,
   useE2eNamespace,
@@ -86,28 +87,16 @@ describe('kinfer runtime on the real node', () => {
   });
 
   it('answers another pod through its Service by DNS name', async () => {
-    const cluster = e2eCluster();
     const url = `http://runtime.${namespace()}.svc.cluster.local/readyz`;
-    await apply(namespace(), {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'client' },
-      spec: {
-        restartPolicy: 'Never',
-        nodeSelector: cluster.node.nodeSelector,
-        containers: [
-          {
-            name: 'client',
-            image: cluster.image,
-            imagePullPolicy: 'Never',
-            command: ['node', '-e'],
-            args: [
-              `fetch(${JSON.stringify(url)}).then(async (r) => { console.log(r.status, await r.text()); process.exit(r.ok ? 0 : 1); }, (e) => { console.error(e); process.exit(1); })`,
-            ],
-          },
+    await apply(
+      namespace(),
+      kinferPod('client', {
+        command: ['node', '-e'],
+        args: [
+          `fetch(${JSON.stringify(url)}).then(async (r) => { console.log(r.status, await r.text()); process.exit(r.ok ? 0 : 1); }, (e) => { console.error(e); process.exit(1); })`,
         ],
-      },
-    });
+      }),
+    );
     await waitForPhase(namespace(), 'client', 'Succeeded');
     const logs = await kubectl(['logs', '-n', namespace(), 'client']);
     expect(logs).toMatch(/^200 .*"status":"ready"/);

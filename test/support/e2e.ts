@@ -39,6 +39,30 @@ export function kubectl(
   });
 }
 
+/**
+ * A Pod of the kinfer image on the real node, run once (restartPolicy Never): `container` adds to
+ * the container (command, args, env, ...), `spec` to the pod (volumes, ...).
+ */
+export function kinferPod(
+  name: string,
+  container: object,
+  spec: object = {},
+  labels?: Record<string, string>,
+): object {
+  const cluster = e2eCluster();
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, ...(labels ? { labels } : {}) },
+    spec: {
+      restartPolicy: 'Never',
+      nodeSelector: cluster.node.nodeSelector,
+      containers: [{ name: 'kinfer', image: cluster.image, imagePullPolicy: 'Never', ...container }],
+      ...spec,
+    },
+  };
+}
+
 /** `kubectl apply -f -` of objects given as JS values (JSON is YAML). */
 export async function apply(namespace: string, ...objects: object[]): Promise<void> {
   await kubectl(['apply', '-n', namespace, '-f', '-'], {

@@ -2,7 +2,15 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { repoRoot } from '../../support/controlplane.ts';
-import { apply, e2eCluster, getJson, kubectl, useE2eNamespace, waitForPhase } from '../../support/e2e.ts';
+import {
+  apply,
+  e2eCluster,
+  getJson,
+  kinferPod,
+  kubectl,
+  useE2eNamespace,
+  waitForPhase,
+} from '../../support/e2e.ts';
 import { waitFor } from '../../support/kube.ts';
 import {
   clientPod,
@@ -72,6 +80,15 @@ describe('config/samples on the real node: inference jobs', () => {
       ((o.status?.result?.classCounts ?? []) as number[]).reduce((a, b) => a + b, 0);
     expect(total(mnistTest)).toBe(10000);
     expect(mnistTest.status?.result?.accuracy).toBeGreaterThan(0.98);
+    for (const job of [mnistTest, synthetic]) {
+      const { accuracy, imagesPerSecond } = (job.status?.result ?? {}) as {
+        accuracy: number;
+        imagesPerSecond: number;
+      };
+      process.stderr.write(
+        `e2e jobs: ${job.metadata.name} accuracy ${(accuracy * 100).toFixed(2)}%, ${Math.round(imagesPerSecond)} images/s\n`,
+      );
+    }
     expect(total(synthetic)).toBe(2000);
     expect(synthetic.status?.result?.accuracy).toBeGreaterThan(0.5);
     for (const name of ['mnist-test', 'synthetic-digits']) {
@@ -90,26 +107,14 @@ describe('config/samples on the real node: inference jobs', () => {
     // The URL status.previewEndpoint will hold (asserted below). The watchers start first and
     // retry until the runner answers, so they see the whole run however fast it goes.
     const url = `ws://watched-preview.${namespace()}.svc.cluster.local:8080/ws/jobs/watched`;
-    const cluster = e2eCluster();
-    await apply(namespace(), {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'kinfer-watch' },
-      spec: {
-        restartPolicy: 'Never',
-        nodeSelector: cluster.node.nodeSelector,
-        containers: [
-          {
-            name: 'watch',
-            image: cluster.image,
-            imagePullPolicy: 'Never',
-            args: ['watch', 'job', 'watched', '-n', namespace(), '--url', url, '--columns', '80'],
-            // A terminal, as a user has: the progress bar and the mosaic of the latest digits.
-            tty: true,
-          },
-        ],
-      },
-    });
+    await apply(
+      namespace(),
+      kinferPod('kinfer-watch', {
+        args: ['watch', 'job', 'watched', '-n', namespace(), '--url', url, '--columns', '80'],
+        // A terminal, as a user has: the progress bar and the mosaic of the latest digits.
+        tty: true,
+      }),
+    );
     await clientPod(namespace(), 'client-previews', { KINFER_URL: url, KINFER_CLIENT_MODE: 'previews' });
     for (const pod of ['kinfer-watch', 'client-previews']) await waitForPhase(namespace(), pod, 'Running');
     await apply(namespace(), watched);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apply, e2eCluster, kubectl, useE2eNamespace } from '../../support/e2e.ts';
+import { apply, kinferPod, kubectl, useE2eNamespace } from '../../support/e2e.ts';
 import { waitFor } from '../../support/kube.ts';
 import {
   clientPod,
@@ -42,7 +42,6 @@ describe('rollouts under load on the real node', () => {
 
   beforeAll(async () => {
     await installOperator();
-    const cluster = e2eCluster();
     await apply(
       namespace(),
       {
@@ -52,26 +51,18 @@ describe('rollouts under load on the real node', () => {
         spec: { model: { name: 'mnist-cnn', source: { builtin: 'mnist-cnn' } }, replicas: 2 },
       },
       // An in-cluster model server: the image's own model file over plain HTTP.
-      {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'models', labels: { app: 'models' } },
-        spec: {
-          nodeSelector: cluster.node.nodeSelector,
-          containers: [
-            {
-              name: 'models',
-              image: cluster.image,
-              imagePullPolicy: 'Never',
-              command: ['node', '-e'],
-              args: [
-                "require('node:http').createServer((q, r) => q.url === '/mnist-cnn.onnx' ? require('node:fs').createReadStream('/app/models/mnist-cnn/model.onnx').pipe(r) : r.writeHead(404).end()).listen(8080)",
-              ],
-              ports: [{ containerPort: 8080 }],
-            },
+      kinferPod(
+        'models',
+        {
+          command: ['node', '-e'],
+          args: [
+            "require('node:http').createServer((q, r) => q.url === '/mnist-cnn.onnx' ? require('node:fs').createReadStream('/app/models/mnist-cnn/model.onnx').pipe(r) : r.writeHead(404).end()).listen(8080)",
           ],
+          ports: [{ containerPort: 8080 }],
         },
-      },
+        {},
+        { app: 'models' },
+      ),
       {
         apiVersion: 'v1',
         kind: 'Service',

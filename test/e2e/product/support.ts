@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { repoRoot } from '../../support/controlplane.ts';
-import { apply, e2eCluster, getJson, kubectl, waitForPhase } from '../../support/e2e.ts';
+import { apply, e2eCluster, getJson, kinferPod, kubectl, waitForPhase } from '../../support/e2e.ts';
 import { waitFor } from '../../support/kube.ts';
 
 /** The image config/default names; replaced by the one built from the Dockerfile. */
@@ -57,7 +57,6 @@ const clientScript = readFileSync(new URL('./client.mjs', import.meta.url), 'utf
  * `client` holds it); KINFER_CLIENT_MODE and the other variables in `env` say what it does.
  */
 export async function clientPod(namespace: string, name: string, env: Record<string, string>): Promise<void> {
-  const cluster = e2eCluster();
   await apply(
     namespace,
     {
@@ -66,26 +65,15 @@ export async function clientPod(namespace: string, name: string, env: Record<str
       metadata: { name: 'client' },
       data: { 'client.mjs': clientScript },
     },
-    {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name },
-      spec: {
-        restartPolicy: 'Never',
-        nodeSelector: cluster.node.nodeSelector,
-        containers: [
-          {
-            name: 'client',
-            image: cluster.image,
-            imagePullPolicy: 'Never',
-            command: ['node', '/client/client.mjs'],
-            env: Object.entries(env).map(([key, value]) => ({ name: key, value })),
-            volumeMounts: [{ name: 'client', mountPath: '/client' }],
-          },
-        ],
-        volumes: [{ name: 'client', configMap: { name: 'client' } }],
+    kinferPod(
+      name,
+      {
+        command: ['node', '/client/client.mjs'],
+        env: Object.entries(env).map(([key, value]) => ({ name: key, value })),
+        volumeMounts: [{ name: 'client', mountPath: '/client' }],
       },
-    },
+      { volumes: [{ name: 'client', configMap: { name: 'client' } }] },
+    ),
   );
 }
 
