@@ -28,6 +28,8 @@ async function patch(namespace: string, name: string, spec: object): Promise<voi
 // Degraded with the pod's own reason, and each fixed back to Ready. The four run side by side.
 describe('failures on the real node, reported truthfully and recovered from', () => {
   const namespace = useE2eNamespace('fail');
+  const until = (name: string, predicate: (o: KinferObject) => boolean, what: string) =>
+    waitForCondition(namespace(), 'md', name, predicate, what);
 
   beforeAll(async () => {
     await installOperator();
@@ -44,9 +46,7 @@ describe('failures on the real node, reported truthfully and recovered from', ()
   });
 
   it('an image that cannot be pulled: Degraded ImagePullBackOff; the right image: Ready', async () => {
-    const md = await waitForCondition(
-      namespace(),
-      'md',
+    const md = await until(
       'no-image',
       (o) => degraded('ImagePullBackOff')(o) || degraded('ErrImagePull')(o),
       'Degraded ImagePullBackOff',
@@ -54,17 +54,11 @@ describe('failures on the real node, reported truthfully and recovered from', ()
     expect(condition(md, 'Degraded')?.message).toContain('127.0.0.1:1/kinfer:does-not-exist');
     expect(condition(md, 'Ready')?.status).toBe('False');
     await patch(namespace(), 'no-image', { image: e2eCluster().image });
-    await waitForCondition(namespace(), 'md', 'no-image', ready, 'Ready again');
+    await until('no-image', ready, 'Ready again');
   });
 
   it("a model whose sha256 differs: CrashLoopBackOff, the runtime's ModelChecksumMismatch; the right sha256: Ready", async () => {
-    const md = await waitForCondition(
-      namespace(),
-      'md',
-      'bad-sha',
-      degraded('ModelChecksumMismatch'),
-      'Degraded',
-    );
+    const md = await until('bad-sha', degraded('ModelChecksumMismatch'), 'Degraded');
     expect(condition(md, 'Degraded')?.message).toContain(builtinSha);
     const [pod] = await podsOf(namespace(), 'app.kubernetes.io/instance=bad-sha');
     const status = pod?.status?.containerStatuses?.[0] as
@@ -75,17 +69,11 @@ describe('failures on the real node, reported truthfully and recovered from', ()
     await patch(namespace(), 'bad-sha', {
       model: { name: 'mnist-cnn', source: { builtin: 'mnist-cnn' }, sha256: builtinSha },
     });
-    await waitForCondition(namespace(), 'md', 'bad-sha', ready, 'Ready again');
+    await until('bad-sha', ready, 'Ready again');
   });
 
   it('an auth Secret that does not exist: FailedMount, Degraded AuthSecretMissing; the Secret created: Ready', async () => {
-    const md = await waitForCondition(
-      namespace(),
-      'md',
-      'no-secret',
-      degraded('AuthSecretMissing'),
-      'Degraded',
-    );
+    const md = await until('no-secret', degraded('AuthSecretMissing'), 'Degraded');
     expect(condition(md, 'Degraded')?.message).toContain('"not-yet" (spec.server.authSecretRef.name)');
     await apply(namespace(), {
       apiVersion: 'v1',
@@ -93,13 +81,11 @@ describe('failures on the real node, reported truthfully and recovered from', ()
       metadata: { name: 'not-yet' },
       stringData: { token: 'created-later' },
     });
-    await waitForCondition(namespace(), 'md', 'no-secret', ready, 'Ready again');
+    await until('no-secret', ready, 'Ready again');
   });
 
   it('a memory limit the runtime exceeds: OOMKilled by the kernel, Degraded; a larger limit: Ready', async () => {
-    const md = await waitForCondition(
-      namespace(),
-      'md',
+    const md = await until(
       'tight',
       (o) =>
         condition(o, 'Degraded')?.status === 'True' &&
@@ -115,6 +101,6 @@ describe('failures on the real node, reported truthfully and recovered from', ()
     await patch(namespace(), 'tight', {
       resources: { requests: { memory: '256Mi' }, limits: { memory: '512Mi' } },
     });
-    await waitForCondition(namespace(), 'md', 'tight', ready, 'Ready again');
+    await until('tight', ready, 'Ready again');
   });
 });
