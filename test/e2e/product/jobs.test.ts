@@ -57,7 +57,7 @@ describe('config/samples on the real node: inference jobs', () => {
       metadata: { name: 'watched' },
       spec: {
         ...full.spec,
-        input: { synthetic: { count: 10000, seed: 7 }, limit: 10000 },
+        input: { synthetic: { count: 20000, seed: 7 }, limit: 20000 },
         batchSize: 32,
         previewIntervalMs: 500,
         ttlSecondsAfterFinished: 10,
@@ -142,12 +142,14 @@ describe('config/samples on the real node: inference jobs', () => {
     // Previews came at the spec's interval while the job ran (the first may be a replay).
     const gaps = previews.previews.slice(1).map((p, i) => p.at - (previews.previews[i]?.at ?? 0));
     expect(gaps.length).toBeGreaterThanOrEqual(3);
-    const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
+    // The median: the first preview a new client gets and the last one flushed at completion come
+    // outside the rhythm (seen: a 10-preview run with a mean gap of 346 ms, every other gap ~500).
+    const median = [...gaps].sort((a, b) => a - b)[Math.floor(gaps.length / 2)] ?? 0;
     process.stderr.write(
-      `e2e jobs: ${gaps.length + 1} previews, mean gap ${mean.toFixed(0)} ms (interval 500)\n`,
+      `e2e jobs: ${gaps.length + 1} previews, median gap ${median.toFixed(0)} ms (interval 500)\n`,
     );
-    expect(mean).toBeGreaterThan(350);
-    expect(mean).toBeLessThan(900);
+    expect(median).toBeGreaterThan(400);
+    expect(median).toBeLessThan(900);
   });
 
   it('deletes the finished job, its Job and its Service ttlSecondsAfterFinished later', async () => {
