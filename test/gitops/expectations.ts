@@ -42,8 +42,14 @@ const modelDeployment: Record<string, Expected> = {
   },
   'plain CrashLoopBackOff keeps the kubelet reason': {
     file: 'degraded_crashloop',
-    argocd: ['Degraded', 'CrashLoopBackOff: pod mnist-abc, container predictor: back-off 20s'],
-    kstatus: ['Failed', 'pod mnist-abc, container predictor: back-off 20s'],
+    argocd: [
+      'Degraded',
+      'CrashLoopBackOff: pod mnist-abc, container predictor: back-off 20s; last exit: OOMKilled (exit code 137)',
+    ],
+    kstatus: [
+      'Failed',
+      'pod mnist-abc, container predictor: back-off 20s; last exit: OOMKilled (exit code 137)',
+    ],
   },
   'ImagePullBackOff with the pull message': {
     file: 'degraded_image_pull',
