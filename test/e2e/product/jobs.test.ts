@@ -47,6 +47,7 @@ const finished = (object: KinferObject) => {
 describe('config/samples on the real node: inference jobs', () => {
   const namespace = useE2eNamespace('jobs');
   // The full sample with a short TTL and more digits, so a watcher can join while it runs.
+  const PREVIEW_INTERVAL_MS = 200;
   const watched = (() => {
     const full = parseYaml(readFileSync(sample('inferencejob_full'), 'utf8')) as {
       metadata: { name: string };
@@ -57,9 +58,11 @@ describe('config/samples on the real node: inference jobs', () => {
       metadata: { name: 'watched' },
       spec: {
         ...full.spec,
-        input: { synthetic: { count: 20000, seed: 7 }, limit: 20000 },
+        // Long enough for a dozen previews even when the runner is fast (10,000+ images/s on a
+        // quiet machine): at 200 ms a run of 40,000 digits lasts 4 s there, under a minute loaded.
+        input: { synthetic: { count: 40000, seed: 7 }, limit: 40000 },
         batchSize: 32,
-        previewIntervalMs: 500,
+        previewIntervalMs: PREVIEW_INTERVAL_MS,
         ttlSecondsAfterFinished: 10,
       },
     };
@@ -139,17 +142,19 @@ describe('config/samples on the real node: inference jobs', () => {
     expect(previews.progress).toBeGreaterThan(0);
     expect(previews.end.type).toBe('completed');
     expect(previews.end.summary?.result.accuracy).toBe(ij.status?.result?.accuracy);
-    // Previews came at the spec's interval while the job ran (the first may be a replay).
+    // Previews came at the spec's interval while the job ran. The first gap (the preview a new
+    // client gets at once is a replay) and the last (the preview flushed at completion) fall
+    // outside the rhythm, so only the gaps between them are judged, by their median (seen on a
+    // quiet machine with the whole list judged: 4 previews, median 304 ms at a 500 ms interval).
     const gaps = previews.previews.slice(1).map((p, i) => p.at - (previews.previews[i]?.at ?? 0));
-    expect(gaps.length).toBeGreaterThanOrEqual(3);
-    // The median: the first preview a new client gets and the last one flushed at completion come
-    // outside the rhythm (seen: a 10-preview run with a mean gap of 346 ms, every other gap ~500).
-    const median = [...gaps].sort((a, b) => a - b)[Math.floor(gaps.length / 2)] ?? 0;
+    const inner = gaps.slice(1, -1);
+    expect(inner.length).toBeGreaterThanOrEqual(3);
+    const median = [...inner].sort((a, b) => a - b)[Math.floor(inner.length / 2)] ?? 0;
     process.stderr.write(
-      `e2e jobs: ${gaps.length + 1} previews, median gap ${median.toFixed(0)} ms (interval 500)\n`,
+      `e2e jobs: ${gaps.length + 1} previews, median gap ${median.toFixed(0)} ms between the first and the last (interval ${PREVIEW_INTERVAL_MS})\n`,
     );
-    expect(median).toBeGreaterThan(400);
-    expect(median).toBeLessThan(900);
+    expect(median).toBeGreaterThan(PREVIEW_INTERVAL_MS * 0.8);
+    expect(median).toBeLessThan(PREVIEW_INTERVAL_MS * 1.8);
   });
 
   it('deletes the finished job, its Job and its Service ttlSecondsAfterFinished later', async () => {
