@@ -70,10 +70,18 @@ it('SIGTERM: finishes every in-flight request, refuses new connections, exits 0'
     return { response, at: performance.now() };
   };
   const inFlight = Array.from({ length: 40 }, post);
-  // Signal only once the server has every request (later ones would rightly get 503 + close).
+  // Signal only once the server has every request (later ones would rightly get 503 + close):
+  // those in flight (less this /metrics request) plus those already answered, which on a quiet
+  // machine can start before the last of the 40 uploads has arrived.
   for (;;) {
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    if (Number(/^kinfer_http_requests_in_flight (\d+)/m.exec(metrics)?.[1]) > 40) break;
+    const inFlightNow = Number(/^kinfer_http_requests_in_flight (\d+)/m.exec(metrics)?.[1]) - 1;
+    const answered = [
+      ...metrics.matchAll(/^kinfer_http_requests_total\{[^}]*route="[^"]*infer"[^}]*\} (\d+)/gm),
+    ]
+      .map((match) => Number(match[1]))
+      .reduce((sum, count) => sum + count, 0);
+    if (inFlightNow + answered >= 40) break;
     await new Promise((r) => setTimeout(r, 10));
   }
   const exited = once(child!, 'exit');
