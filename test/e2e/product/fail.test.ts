@@ -61,11 +61,14 @@ describe('failures on the real node, reported truthfully and recovered from', ()
     const md = await until('bad-sha', degraded('ModelChecksumMismatch'), 'Degraded');
     expect(condition(md, 'Degraded')?.message).toContain(builtinSha);
     const [pod] = await podsOf(namespace(), 'app.kubernetes.io/instance=bad-sha');
+    type Terminated = { terminated?: { message?: string } };
     const status = pod?.status?.containerStatuses?.[0] as
-      | { restartCount: number; lastState?: { terminated?: { message?: string } } }
+      | { restartCount: number; state?: Terminated; lastState?: Terminated }
       | undefined;
-    // The runtime's own words, from the container's termination log.
-    expect(status?.lastState?.terminated?.message).toMatch(/^ModelChecksumMismatch: /);
+    // The runtime's own words, from the container's termination log: in lastState once the
+    // kubelet restarted it, in state while it has just exited (both were seen).
+    const message = status?.state?.terminated?.message ?? status?.lastState?.terminated?.message;
+    expect(message).toMatch(/^ModelChecksumMismatch: /);
     await patch(namespace(), 'bad-sha', {
       model: { name: 'mnist-cnn', source: { builtin: 'mnist-cnn' }, sha256: builtinSha },
     });
