@@ -21,7 +21,7 @@ export interface DrawingClientOptions {
   url: string;
   /** Bearer token, sent as a subprotocol so that browsers can authenticate too. */
   token?: string | undefined;
-  /** The WebSocket implementation: the global one by default (browsers, Node 22+); `ws` on Node 20. */
+  /** The WebSocket implementation: the global one by default (browsers, Node 22+); `ws` where there is none. */
   WebSocket?: WebSocketConstructor;
   /** Time to wait for the answer to submit/predict/clear/ping. */
   requestTimeoutMs?: number;

@@ -1,6 +1,7 @@
 /**
- * The kinfer client for Node: REST and drawing sessions. On Node 20 (no global WebSocket) the
- * `ws` package is the default implementation; browsers import `./drawing.ts` directly.
+ * The kinfer client for Node: REST and drawing sessions. The `ws` package is the default
+ * WebSocket implementation here (it also runs on Node versions without a global WebSocket,
+ * before 22); browsers import `./drawing.ts` directly.
  */
 import WebSocket from 'ws';
 import { DrawingClient, type DrawingClientOptions, type WebSocketConstructor } from './drawing.ts';

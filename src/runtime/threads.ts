@@ -3,8 +3,9 @@ import { Worker } from 'node:worker_threads';
 /**
  * A worker thread running the module `name` (without extension) next to `base` (the caller's
  * `import.meta.url`). From the compiled dist the module is plain .js. From sources (tsx, vitest)
- * it is a .ts file, and Node 20 refuses a .ts worker entry even with `--import tsx` in execArgv,
- * so a tiny eval'd bootstrap registers tsx's loader inside the worker first and then imports it.
+ * it is a .ts file: Node's own type stripping takes only erasable syntax and the sources are
+ * written for tsx, so a tiny eval'd bootstrap registers tsx's loader inside the worker first and
+ * then imports it.
  */
 export function startThread(base: string, name: string, workerData: unknown): Worker {
   const fromSources = base.endsWith('.ts');

@@ -49,12 +49,25 @@ export function parseOptions<S extends z.ZodObject>(
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? '');
-      const source = parsed.values[flagName(key)] !== undefined ? `--${flagName(key)}` : envName(key);
-      return `${key ? `${source}: ` : ''}${issue.message}`;
+      const fromFlag = parsed.values[flagName(key)] !== undefined;
+      const source = fromFlag ? `--${flagName(key)}` : envName(key);
+      const hint = fromFlag ? '' : serviceLinkHint(env[envName(key)]);
+      return `${key ? `${source}: ` : ''}${issue.message}${hint}`;
     });
     throw new UsageError(problems.join('; '));
   }
   return { options: result.data, positionals: parsed.positionals };
+}
+
+/**
+ * Kubernetes gives every pod `<SERVICE>_PORT=tcp://<ip>:<port>` for each Service of its namespace
+ * (service links), so a Service named `kinfer` sets KINFER_PORT in every pod beside it. The pods
+ * the operator generates turn service links off and set KINFER_PORT themselves; a pod written by
+ * hand gets told what happened.
+ */
+function serviceLinkHint(value: string | undefined): string {
+  if (!value || !/^(tcp|udp|sctp):\/\/[^/]+:\d+$/.test(value)) return '';
+  return ` (got "${value}", which looks like a Kubernetes service link from a Service named "kinfer" in this namespace: set enableServiceLinks: false in the pod spec, or rename the Service)`;
 }
 
 /** A boolean setting that also accepts the strings an environment variable carries. */

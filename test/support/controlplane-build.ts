@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { buildOnce } from './build-lock.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -152,8 +153,8 @@ async function tail(path: string, lines = 40): Promise<string> {
 
 /**
  * Returns the cached control-plane binary, building it first when this exact key has no binary
- * yet. A warm call runs `go env` once and builds nothing. Concurrent builds are safe: each writes
- * its own temp directory and renames it into place.
+ * yet. A warm call runs `go env` once and builds nothing. A process that needs the same key while
+ * another builds it waits for that build (buildOnce) instead of starting the same one beside it.
  */
 export async function ensureControlPlaneBinary(
   options: { onBuildStart?: (logPath: string) => void } = {},
@@ -161,22 +162,44 @@ export async function ensureControlPlaneBinary(
   const started = Date.now();
   const { key, dir } = await buildKey();
   const binary = join(dir, 'kcp');
-  if (await exists(binary)) {
-    return {
-      dir,
-      binary,
-      built: false,
-      elapsedMs: Date.now() - started,
-      sizeBytes: (await stat(binary)).size,
-    };
-  }
-  const versions = await readPinnedVersions();
+  const cached = async (): Promise<BuildResult | undefined> =>
+    (await exists(binary))
+      ? { dir, binary, built: false, elapsedMs: Date.now() - started, sizeBytes: (await stat(binary)).size }
+      : undefined;
   await mkdir(cacheRoot(), { recursive: true });
+  return buildOnce(
+    join(cacheRoot(), `${key}.lock`),
+    cached,
+    async () => {
+      const logPath = await buildControlPlane(key, dir, options.onBuildStart);
+      return {
+        dir,
+        binary,
+        built: true,
+        elapsedMs: Date.now() - started,
+        logPath,
+        sizeBytes: (await stat(binary)).size,
+      };
+    },
+    {
+      onWait: (pid) =>
+        process.stderr.write(`controlplane: process ${pid} is building ${key}; waiting for it\n`),
+    },
+  );
+}
+
+/** Builds kcp, pause and CoreDNS into a temp directory and renames it to `dir`; returns the log. */
+async function buildControlPlane(
+  key: string,
+  dir: string,
+  onBuildStart?: (logPath: string) => void,
+): Promise<string> {
+  const versions = await readPinnedVersions();
   const logPath = join(cacheRoot(), `${key}.build.log`);
   const temp = `${dir}.tmp-${process.pid}`;
   await rm(temp, { recursive: true, force: true });
   await mkdir(temp, { recursive: true });
-  options.onBuildStart?.(logPath);
+  onBuildStart?.(logPath);
   const log = createWriteStream(logPath);
   const goBuild = (cwd: string, args: string[]) =>
     new Promise<number | null>((resolvePromise, reject) => {
@@ -213,16 +236,9 @@ export async function ensureControlPlaneBinary(
   try {
     await rename(temp, dir);
   } catch (error) {
-    // Another build won the race; its binary is the same.
+    // Another build (one that took a stale lock) won the race; its binary is the same.
     await rm(temp, { recursive: true, force: true });
-    if (!(await exists(binary))) throw error;
+    if (!(await exists(join(dir, 'kcp')))) throw error;
   }
-  return {
-    dir,
-    binary,
-    built: true,
-    elapsedMs: Date.now() - started,
-    logPath,
-    sizeBytes: (await stat(binary)).size,
-  };
+  return logPath;
 }

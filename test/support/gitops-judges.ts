@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { buildOnce } from './build-lock.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -45,9 +46,16 @@ export async function ensureJudges(
   onBuildStart?: (binary: string) => void,
 ): Promise<{ binary: string; built: boolean }> {
   const binary = judgesBinaryPath();
-  if (existsSync(binary)) return { binary, built: false };
-  onBuildStart?.(binary);
+  const cached = async () => (existsSync(binary) ? { binary, built: false } : undefined);
   mkdirSync(dirname(binary), { recursive: true });
+  return buildOnce(`${binary}.lock`, cached, async () => {
+    onBuildStart?.(binary);
+    await buildJudges(binary);
+    return { binary, built: true };
+  });
+}
+
+async function buildJudges(binary: string): Promise<void> {
   const temp = `${binary}.tmp-${process.pid}`;
   try {
     await execFileAsync('nice', ['-n', '10', 'go', 'build', ...buildFlags, '-o', temp, '.'], {
@@ -68,7 +76,6 @@ export async function ensureJudges(
     );
   }
   renameSync(temp, binary);
-  return { binary, built: true };
 }
 
 export interface Verdict {

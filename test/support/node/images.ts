@@ -15,6 +15,7 @@ import {
 } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, relative } from 'node:path';
+import { buildOnce } from '../build-lock.ts';
 import { run, runLogged } from './exec.ts';
 import { baseImageNodeVersion, npmVersionFor } from './node-version.ts';
 
@@ -82,13 +83,21 @@ export interface ImageBuildOptions {
 const baseRecipe = 'kinfer-node-base/1 bookworm minbase';
 const debianMirror = () => process.env.KINFER_DEBIAN_MIRROR || 'http://deb.debian.org/debian';
 
+/** The base image's reference: a hash of its recipe and the Node and npm it holds. */
+async function baseImageRef(
+  repoRoot: string,
+): Promise<{ ref: string; nodeVersion: string; npmVersion: string }> {
+  const nodeVersion = await baseImageNodeVersion(repoRoot);
+  const npmVersion = await npmVersionFor(nodeVersion);
+  const ref = `localhost/kinfer-node-base:${shortHash([baseRecipe, debianMirror(), nodeVersion, npmVersion])}`;
+  return { ref, nodeVersion, npmVersion };
+}
+
 /** The base image (see above); returns its buildah reference. Cold: ~2-3 min, mostly debootstrap. */
 export async function ensureBaseImage(
   options: ImageBuildOptions,
 ): Promise<{ ref: string; nodeVersion: string; built: boolean }> {
-  const nodeVersion = await baseImageNodeVersion(options.repoRoot);
-  const npmVersion = await npmVersionFor(nodeVersion);
-  const ref = `localhost/kinfer-node-base:${shortHash([baseRecipe, debianMirror(), nodeVersion, npmVersion])}`;
+  const { ref, nodeVersion, npmVersion } = await baseImageRef(options.repoRoot);
   if (await imageExists(ref)) return { ref, nodeVersion, built: false };
 
   const cache = imageCacheDir();
@@ -201,7 +210,7 @@ export interface KinferImageResult extends ImageResult {
  */
 export async function ensureKinferImage(options: ImageBuildOptions): Promise<KinferImageResult> {
   const started = Date.now();
-  const base = await ensureBaseImage(options);
+  const base = await baseImageRef(options.repoRoot);
   const dockerfile = await readFile(join(options.repoRoot, 'Dockerfile'), 'utf8');
   const parts: (string | Buffer)[] = ['kinfer-image/1', base.ref];
   for (const source of dockerfileCopySources(dockerfile)) await hashTree(options.repoRoot, source, parts);
@@ -209,9 +218,27 @@ export async function ensureKinferImage(options: ImageBuildOptions): Promise<Kin
   const ref = `kinfer.local/kinfer:${key}`;
   const cache = imageCacheDir();
   const archive = join(cache, `kinfer-${key}.tar`);
-  if (existsSync(archive)) {
-    return { ref, archive, built: false, elapsedMs: Date.now() - started, nodeVersion: base.nodeVersion };
-  }
+  const cached = async () =>
+    existsSync(archive)
+      ? { ref, archive, built: false, elapsedMs: Date.now() - started, nodeVersion: base.nodeVersion }
+      : undefined;
+  await mkdir(cache, { recursive: true });
+  // One image build at a time on the machine: builds share the buildah storage, its layer cache
+  // and the build log, and two of them on 2 cores each take twice as long.
+  return buildOnce(join(cache, 'build.lock'), cached, () => buildKinferImage(options, key, started), {
+    onWait: (pid) => options.log?.(`process ${pid} is building an image; waiting for it`),
+  });
+}
+
+async function buildKinferImage(
+  options: ImageBuildOptions,
+  key: string,
+  started: number,
+): Promise<KinferImageResult> {
+  const base = await ensureBaseImage(options);
+  const ref = `kinfer.local/kinfer:${key}`;
+  const cache = imageCacheDir();
+  const archive = join(cache, `kinfer-${key}.tar`);
   const logPath = join(cache, 'kinfer.build.log');
   await rm(logPath, { force: true });
   options.log?.(`building the kinfer image from the Dockerfile (log: ${logPath})`);

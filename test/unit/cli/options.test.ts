@@ -25,6 +25,14 @@ describe('parseOptions', () => {
     expect(() => parseOptions(schema, ['--nope'], {})).toThrow(UsageError);
   });
 
+  it('says when a variable is a Kubernetes service link rather than a setting', () => {
+    const env = { KINFER_PORT: 'tcp://198.19.0.12:80' };
+    expect(() => parseOptions(schema, [], env)).toThrow(
+      /^KINFER_PORT: .*got "tcp:\/\/198\.19\.0\.12:80".*service link.*enableServiceLinks: false/,
+    );
+    expect(() => parseOptions(schema, [], { KINFER_PORT: 'eighty' })).not.toThrow(/service link/);
+  });
+
   it('spells environment names from camelCase keys', () => {
     expect(envName('maxConnections')).toBe('KINFER_MAX_CONNECTIONS');
   });
