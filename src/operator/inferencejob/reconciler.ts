@@ -2,13 +2,12 @@ import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { type InferenceJobStatus, parseInferenceJob } from '../../api/index.ts';
 import type { JobTerminationSummary } from '../../api/jobs.ts';
 import type { ObjectCache } from '../../kube/cache.ts';
-import { type ChildOutcome, ensureChild } from '../../kube/children.ts';
+import { type ChildOutcome, ensureChild, foreignChild, readChild } from '../../kube/children.ts';
 import { isNotFound, type KubeClient } from '../../kube/client.ts';
 import { type Condition, findCondition } from '../../kube/conditions.ts';
 import type { ReconcileResult } from '../../kube/controller.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import {
-  controllerOf,
   InferenceJobs,
   Jobs,
   type KubeObject,
@@ -126,9 +125,11 @@ export class InferenceJobReconciler {
   }
 
   /**
-   * The preview Service (kept as desired) and the runner Job (created once the model is Ready,
-   * never updated: a Job's template is immutable). Neither is taken over from another owner,
-   * and no Job is created while the Service's name is taken.
+   * The runner Job (created once the model is Ready, never updated: a Job's template is
+   * immutable) and its preview Service (kept as desired). Neither is taken over from another
+   * owner, and nothing is created unless both names are free or ours: the Job's name is checked
+   * first (a foreign Job must not leave a Service behind), and the Job is created only once the
+   * Service is ours (the operator reads the runner through it, so it must not be someone else's).
    */
   private async ensureChildren(
     ij: ParsedInferenceJob,
@@ -136,10 +137,32 @@ export class InferenceJobReconciler {
   ): Promise<{ job: V1Job | undefined; problem: ChildProblem | undefined }> {
     const { client, caches, recorder, runner } = this.deps;
     const key = keyOf(ij.metadata);
-    const cachedJob = caches.jobs.get(key);
-    const creating = !cachedJob && model.found && model.ready && model.infer !== undefined;
-    if (!cachedJob && !creating) return { job: undefined, problem: undefined };
+    const name = ij.metadata.name ?? '';
+    let existingJob = caches.jobs.get(key);
+    const creating = !existingJob && model.found && model.ready && model.infer !== undefined;
+    if (!existingJob && !creating) return { job: undefined, problem: undefined };
     const children: EnsuredChild[] = [];
+    try {
+      // The Job cache selects the runner labels, blind to a foreign Job of this name.
+      existingJob ??= await readChild(client, Jobs, ij.metadata.namespace, name);
+    } catch (error) {
+      children.push({
+        type: Jobs,
+        name,
+        outcome: {
+          kind: 'failed',
+          message: `read Job ${name}: ${describeError(error)}`,
+          error,
+          permanent: false,
+        },
+      });
+      return { job: undefined, problem: childProblem(children) };
+    }
+    const jobConflict = existingJob && foreignChild(Jobs, ij, existingJob);
+    if (jobConflict) {
+      children.push({ type: Jobs, name, outcome: jobConflict });
+      return { job: undefined, problem: childProblem(children) };
+    }
     const service = desiredService(ij) as KubeObject;
     const serviceName = service.metadata.name ?? '';
     children.push({
@@ -154,18 +177,17 @@ export class InferenceJobReconciler {
       }),
     });
     let jobOutcome: ChildOutcome | undefined;
-    if (cachedJob && controllerOf(cachedJob.metadata)?.uid === ij.metadata.uid) {
-      jobOutcome = { kind: 'unchanged', object: cachedJob };
-    } else if (cachedJob || (model.found && model.infer !== undefined && !childProblem(children))) {
+    if (existingJob) {
+      jobOutcome = { kind: 'unchanged', object: existingJob };
+    } else if (!childProblem(children)) {
       jobOutcome = await ensureChild({
         client,
         type: Jobs,
         owner: ij,
         desired: desiredJob(ij, model.found ? (model.infer ?? '') : '', runner) as KubeObject,
-        cached: cachedJob,
       });
     }
-    if (jobOutcome) children.push({ type: Jobs, name: ij.metadata.name ?? '', outcome: jobOutcome });
+    if (jobOutcome) children.push({ type: Jobs, name, outcome: jobOutcome });
     reportChildChanges(ij, children, recorder, this.log);
     return {
       job: childObject<V1Job>(children.find((child) => child.type === Jobs)),

@@ -16,7 +16,8 @@ import {
 
 // An InferenceJob never takes over a Job or a -preview Service of its name that it does not
 // control: its status says ChildConflict (naming the object and its controller), nothing is
-// written to the object, nothing else is created, and the job carries on once the object is gone.
+// written to the object, nothing else is created (no runner Job beside a foreign Service, no
+// Service beside a foreign Job), and the job carries on once the object is gone.
 // A ResourceQuota of one pod (the predictor's) keeps kwok from "running" runner pods.
 const namespace = useTestNamespace('ij-children');
 let kubeconfig: string;
@@ -102,10 +103,9 @@ describe('children of an InferenceJob', () => {
     const still = await get(resource, child);
     expect(still.metadata.resourceVersion).toBe(theirs.metadata.resourceVersion);
     expect(still.metadata.ownerReferences).toBeUndefined();
-    if (kind === 'Service') {
-      // Nothing is created while a child's name is taken: no runner Job either.
-      await expect(kubectl(kubeconfig, ['get', '-n', namespace(), 'job', job])).rejects.toThrow(/NotFound/);
-    }
+    // Nothing is created while a child's name is taken: neither the runner Job nor its Service.
+    const other = kind === 'Service' ? ['job', job] : ['service', `${job}-preview`];
+    await expect(kubectl(kubeconfig, ['get', '-n', namespace(), ...other])).rejects.toThrow(/NotFound/);
 
     await kubectl(kubeconfig, ['delete', '-n', namespace(), resource, child, '--wait=true']);
     const ours = await until(`the ${kind} to be the InferenceJob's`, async () => {
