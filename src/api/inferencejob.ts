@@ -8,6 +8,7 @@ import {
   nameIsServiceName,
   ObjectMetaSchema,
   type ResourceDescriptor,
+  ResourceRequirementsSchema,
   TimestampSchema,
   version,
   withRules,
@@ -124,6 +125,16 @@ export const JobInputSchema = withRules(
   ],
 );
 
+/** The runner's pod, as far as users shape it (the operator sets everything else). */
+export const RunnerSchema = z
+  .object({
+    resources: ResourceRequirementsSchema.optional().meta({
+      description:
+        "Compute resources of the runner container (requests, limits), as in a container's resources. Omitted: the operator's defaults (requests cpu 100m, memory 128Mi; limits memory 512Mi); set, they replace those defaults whole.",
+    }),
+  })
+  .meta({ description: 'The runner pod that reads the input and sends it to the ModelDeployment.' });
+
 export const InferenceJobSpecSchema = withRules(
   z
     .object({
@@ -166,6 +177,7 @@ export const InferenceJobSpecSchema = withRules(
         description:
           'Seconds after the job finishes before the InferenceJob and everything it created are deleted (0-2592000).',
       }),
+      runner: RunnerSchema.optional(),
     })
     .meta({ description: 'What to classify and how. Immutable once the job is created.' }),
   [{ rule: 'self == oldSelf', message: 'spec is immutable: create a new InferenceJob instead' }],

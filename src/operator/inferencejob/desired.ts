@@ -2,6 +2,7 @@ import type { V1EnvVar, V1Job, V1Service, V1Volume, V1VolumeMount } from '@kuber
 import type { InferenceJobSpec, InferenceJobStatus } from '../../api/inferencejob.ts';
 import { controllerReference, type KubeObject } from '../../kube/resources.ts';
 import { DEFAULT_IMAGE } from '../defaults.ts';
+import { stringifyQuantities } from '../modeldeployment/desired.ts';
 import { restrictedContainer, restrictedPod } from '../pod-security.ts';
 
 /** The operator's settings that shape every runner (flags / env of `kinfer operator`). */
@@ -106,7 +107,10 @@ export function desiredJob(ij: ParsedInferenceJob, modelEndpoint: string, config
               env,
               ports: [{ name: 'preview', containerPort: RUNNER_PORT, protocol: 'TCP' }],
               readinessProbe: { httpGet: { path: '/readyz', port: 'preview' }, periodSeconds: 2 },
-              resources: config.resources,
+              // The spec's resources replace the operator's defaults whole (as a ModelDeployment's do).
+              resources: spec.runner?.resources
+                ? stringifyQuantities(spec.runner.resources)
+                : config.resources,
               securityContext: restrictedContainer,
               terminationMessagePath: TERMINATION_LOG,
               // A runner that dies before writing its summary still explains itself (log tail).

@@ -226,7 +226,8 @@ export function desiredService(md: ParsedModelDeployment): V1Service {
   };
 }
 
-function stringifyQuantities(resources: NonNullable<ModelDeploymentSpec['resources']>) {
+/** ResourceRequirements with every quantity written as a string, as a container's resources take them. */
+export function stringifyQuantities(resources: NonNullable<ModelDeploymentSpec['resources']>) {
   const toStrings = (list: Record<string, string | number> | undefined) =>
     list ? Object.fromEntries(Object.entries(list).map(([key, value]) => [key, String(value)])) : undefined;
   const requests = toStrings(resources.requests);

@@ -296,6 +296,18 @@ describe('invalid objects are rejected, naming the field', () => {
       'limit cannot exceed synthetic.count',
     ],
     [
+      'a bad runner quantity',
+      ij('bad', { ...dataset, runner: { resources: { limits: { memory: '64 MB' } } } }),
+      'spec.runner.resources.limits.memory',
+      '',
+    ],
+    [
+      'an unknown runner field',
+      ij('bad', { ...dataset, runner: { image: 'other' } }),
+      'spec.runner.image',
+      'field not declared in schema',
+    ],
+    [
       'an unknown job field',
       ij('bad', { ...dataset, parallelism: 2 }),
       'spec.parallelism',
