@@ -20,12 +20,28 @@ function modelDeployment(name: string, spec: Record<string, unknown>): object {
   };
 }
 
+/** 2,000 synthetic digits through md/serving, no retry of the runner pod. */
+function inferenceJob(name: string, resources: object): object {
+  return {
+    apiVersion: 'kinfer.dev/v1alpha1',
+    kind: 'InferenceJob',
+    metadata: { name },
+    spec: {
+      modelDeploymentRef: { name: 'serving' },
+      input: { synthetic: { count: 2000 } },
+      backoffLimit: 0,
+      runner: { resources },
+    },
+  };
+}
+
 async function patch(namespace: string, name: string, spec: object): Promise<void> {
   await kubectl(['patch', 'md', '-n', namespace, name, '--type', 'merge', '-p', JSON.stringify({ spec })]);
 }
 
 // Failures as the kubelet really produces them (no hand-written pod statuses), each reported in
-// Degraded with the pod's own reason, and each fixed back to Ready. The four run side by side.
+// Degraded with the pod's own reason and fixed back to Ready; and a job runner over its memory
+// limit, Failed with OOMKilled, then rerun to Succeeded. All five run side by side.
 describe('failures on the real node, reported truthfully and recovered from', () => {
   const namespace = useE2eNamespace('fail');
   const until = (name: string, predicate: (o: KinferObject) => boolean, what: string) =>
@@ -42,6 +58,9 @@ describe('failures on the real node, reported truthfully and recovered from', ()
       modelDeployment('no-secret', { server: { authSecretRef: { name: 'not-yet' } } }),
       // Far below what Node and onnxruntime need: the kernel's OOM killer ends the runtime.
       modelDeployment('tight', { resources: { requests: { memory: '48Mi' }, limits: { memory: '48Mi' } } }),
+      modelDeployment('serving', {}),
+      // A runner held to 40Mi: Node alone needs more (64Mi was OOM-killed too, once listening).
+      inferenceJob('runner-tight', { requests: { memory: '40Mi' }, limits: { memory: '40Mi' } }),
     );
   });
 
@@ -105,5 +124,39 @@ describe('failures on the real node, reported truthfully and recovered from', ()
       resources: { requests: { memory: '256Mi' }, limits: { memory: '512Mi' } },
     });
     await until('tight', ready, 'Ready again');
+  });
+
+  it('a runner over its memory limit: OOMKilled by the kernel, the job Failed saying so; a rerun with a larger limit: Succeeded', async () => {
+    const failed = await waitForCondition(
+      namespace(),
+      'ij',
+      'runner-tight',
+      (o) => o.status?.phase === 'Failed',
+      'Failed',
+    );
+    const succeeded = condition(failed, 'Succeeded');
+    expect(succeeded).toMatchObject({ status: 'False', reason: 'OOMKilled' });
+    expect(succeeded?.message).toContain('exited with code 137');
+    const [pod, ...others] = await podsOf(namespace(), 'app.kubernetes.io/instance=runner-tight');
+    expect(others).toEqual([]);
+    const status = pod?.status?.containerStatuses?.[0] as
+      | { state?: { terminated?: { reason?: string; exitCode?: number } } }
+      | undefined;
+    expect(status?.state?.terminated).toMatchObject({ reason: 'OOMKilled', exitCode: 137 });
+
+    // The spec is immutable: the fix is a new job with the limit raised.
+    await apply(
+      namespace(),
+      inferenceJob('runner-fixed', { requests: { memory: '128Mi' }, limits: { memory: '256Mi' } }),
+    );
+    const done = await waitForCondition(
+      namespace(),
+      'ij',
+      'runner-fixed',
+      (o) => o.status?.phase === 'Succeeded' || o.status?.phase === 'Failed',
+      'finished',
+    );
+    expect(done.status?.phase, JSON.stringify(done.status?.conditions)).toBe('Succeeded');
+    expect(done.status?.result?.accuracy).toBeGreaterThan(0.9);
   });
 });
