@@ -194,6 +194,29 @@ describe('InferenceJob schema', () => {
       'spec.input.configMap.format',
     ],
     ['no model deployment', { input: { dataset: 'mnist-test' } }, 'spec.modelDeploymentRef'],
+    [
+      'a bad runner quantity',
+      {
+        modelDeploymentRef: ref,
+        input: { dataset: 'mnist-test' },
+        runner: { resources: { limits: { memory: '64 MB' } } },
+      },
+      'spec.runner.resources.limits.memory',
+    ],
+    [
+      'a fractional number as a runner quantity',
+      {
+        modelDeploymentRef: ref,
+        input: { dataset: 'mnist-test' },
+        runner: { resources: { requests: { cpu: 0.5 } } },
+      },
+      'spec.runner.resources.requests.cpu',
+    ],
+    [
+      'runner resources that are not an object',
+      { modelDeploymentRef: ref, input: { dataset: 'mnist-test' }, runner: { resources: 'big' } },
+      'spec.runner.resources',
+    ],
   ])('rejects %s, naming the field', (_, spec, expected) => {
     expect(problems(() => parseInferenceJob(ij(spec))).join('\n')).toContain(expected);
   });

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidResourceError } from '../../../src/api/index.ts';
 import { defaultRunnerConfig, desiredJob } from '../../../src/operator/inferencejob/desired.ts';
 import { job, readyModel } from './ij-scenarios.ts';
 
@@ -11,17 +10,6 @@ const spec = (runner?: unknown) => ({
 const runnerResources = (runner?: unknown) =>
   desiredJob(job({ spec: spec(runner) }), readyModel.infer, defaultRunnerConfig).spec!.template.spec!
     .containers[0]!.resources;
-
-/** The `path: message` lines of the InvalidResourceError parsing a job with this runner throws. */
-function problems(runner: unknown): string[] {
-  try {
-    job({ spec: spec(runner) });
-    return [];
-  } catch (error) {
-    if (!(error instanceof InvalidResourceError)) throw error;
-    return error.issues.map(({ path, message }) => `${path}: ${message}`);
-  }
-}
 
 // spec.runner.resources: the runner container's requests and limits, as a KServe or Kubeflow user
 // sets a container's; omitted, the operator's defaults.
@@ -64,16 +52,5 @@ describe('the runner pod of an InferenceJob (spec.runner.resources)', () => {
       return copy;
     };
     expect(withoutResources(sized)).toEqual(withoutResources(plain));
-  });
-
-  it('rejects a bad quantity or a wrong type, naming the field', () => {
-    expect(problems({ resources: { limits: { memory: '64 MB' } } })).toEqual([
-      expect.stringMatching(/^spec\.runner\.resources\.limits\.memory: /),
-    ]);
-    expect(problems({ resources: { requests: { cpu: 0.5 } } })).toEqual([
-      expect.stringMatching(/^spec\.runner\.resources\.requests\.cpu: /),
-    ]);
-    expect(problems({ resources: 'big' })).toEqual([expect.stringMatching(/^spec\.runner\.resources: /)]);
-    expect(problems('big')).toEqual([expect.stringMatching(/^spec\.runner: /)]);
   });
 });
