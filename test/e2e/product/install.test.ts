@@ -1,17 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { apply, e2eCluster, getJson, kubectl, podsOf, useE2eNamespace } from '../../support/e2e.ts';
-import { waitFor } from '../../support/kube.ts';
-import { condition, installOperator, operatorNamespace, renderDefault, waitForCondition } from './support.ts';
+import {
+  allowed,
+  type Binding,
+  bindsServiceAccount,
+  condition,
+  installOperator,
+  leaseHeldAndRenewed,
+  liveBindingsOf,
+  operatorNamespace,
+  renderDefault,
+  waitForCondition,
+} from './support.ts';
 
 const serviceAccount = `system:serviceaccount:${operatorNamespace}:kinfer-operator`;
-
-interface Binding {
-  kind: string;
-  metadata: { name: string; namespace?: string };
-  roleRef: { kind: string; name: string };
-  subjects?: { kind: string; name: string; namespace?: string }[];
-}
 
 // Install as the README says: `kubectl apply --server-side -k config/default` with the image built
 // from the Dockerfile. The operator then runs as a pod on the real node, under config/rbac's
@@ -41,28 +44,17 @@ describe('kubectl apply --server-side -k config/default', () => {
 
   it("has exactly config/rbac's permissions: its bindings, its rules, no Secrets", async () => {
     const rendered = parseAllDocuments(await renderDefault()).map((doc) => doc.toJSON()) as Binding[];
-    const boundTo = (binding: Binding) =>
-      binding.subjects?.some(
-        (s) =>
-          s.kind === 'ServiceAccount' && s.name === 'kinfer-operator' && s.namespace === operatorNamespace,
-      );
+    const line = (o: Binding) =>
+      `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name} -> ${o.roleRef.name}`;
     const expected = rendered
-      .filter((o) => (o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding') && boundTo(o))
-      .map((o) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name} -> ${o.roleRef.name}`)
+      .filter(
+        (o) =>
+          (o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding') &&
+          bindsServiceAccount(o, operatorNamespace, 'kinfer-operator'),
+      )
+      .map(line)
       .sort();
-    const live = [
-      ...(await getJson<{ items: Binding[] }>(['get', 'clusterrolebindings'])).items.map((b) => ({
-        ...b,
-        kind: 'ClusterRoleBinding',
-      })),
-      ...(await getJson<{ items: Binding[] }>(['get', 'rolebindings', '-A'])).items.map((b) => ({
-        ...b,
-        kind: 'RoleBinding',
-      })),
-    ]
-      .filter(boundTo)
-      .map((o) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name} -> ${o.roleRef.name}`)
-      .sort();
+    const live = (await liveBindingsOf(operatorNamespace, 'kinfer-operator')).map(line).sort();
     expect(live).toEqual(expected);
     expect(live.length).toBeGreaterThanOrEqual(2);
 
@@ -75,53 +67,17 @@ describe('kubectl apply --server-side -k config/default', () => {
     expect(liveRole.rules).toEqual(role.rules);
 
     // The apiserver's own authorizer, asked as the operator's ServiceAccount.
-    const allowed = async (verb: string, group: string, resource: string) =>
-      (
-        JSON.parse(
-          await kubectl(['create', '-o', 'json', '-f', '-'], {
-            input: JSON.stringify({
-              apiVersion: 'authorization.k8s.io/v1',
-              kind: 'SubjectAccessReview',
-              spec: {
-                user: serviceAccount,
-                resourceAttributes: { namespace: namespace(), verb, group, resource },
-              },
-            }),
-          }),
-        ) as { status: { allowed: boolean } }
-      ).status.allowed;
-    expect(await allowed('patch', 'apps', 'deployments')).toBe(true);
-    expect(await allowed('get', '', 'secrets')).toBe(false);
-    expect(await allowed('delete', 'apps', 'deployments')).toBe(false);
+    const can = (verb: string, group: string, resource: string) =>
+      allowed(serviceAccount, namespace(), verb, group, resource);
+    expect(await can('patch', 'apps', 'deployments')).toBe(true);
+    expect(await can('get', '', 'secrets')).toBe(false);
+    expect(await can('delete', 'apps', 'deployments')).toBe(false);
   });
 
   it('holds its Lease, renewed by the running pod', async () => {
     const [pod] = await podsOf(operatorNamespace, 'app.kubernetes.io/component=operator');
-    const lease = await waitFor('the operator Lease held by its pod', async () => {
-      const current = await getJson<{ spec: { holderIdentity?: string; renewTime?: string } }>([
-        'get',
-        'lease',
-        '-n',
-        operatorNamespace,
-        'kinfer-operator',
-      ]).catch(() => undefined);
-      return current?.spec.holderIdentity?.startsWith(`${pod?.metadata.name}_`) ? current : undefined;
-    });
-    const renewed = await waitFor(
-      'the Lease renewed',
-      async () => {
-        const current = await getJson<{ spec: { renewTime?: string } }>([
-          'get',
-          'lease',
-          '-n',
-          operatorNamespace,
-          'kinfer-operator',
-        ]);
-        return current.spec.renewTime !== lease.spec.renewTime ? current : undefined;
-      },
-      { timeoutMs: 30_000, intervalMs: 1000 },
-    );
-    expect(Date.parse(renewed.spec.renewTime ?? '')).toBeGreaterThan(Date.parse(lease.spec.renewTime ?? ''));
+    const lease = await leaseHeldAndRenewed(operatorNamespace, pod?.metadata.name ?? '');
+    expect(Date.parse(lease.renewed)).toBeGreaterThan(Date.parse(lease.first));
   });
 
   it('reconciles: a ModelDeployment gets its Deployment, Service and status', async () => {

@@ -148,3 +148,79 @@ export async function waitForCondition(
     { timeoutMs, intervalMs: 500 },
   );
 }
+
+/** The apiserver's own authorizer (a SubjectAccessReview): may `user` do `verb` on `resource` in `namespace`? */
+export async function allowed(
+  user: string,
+  namespace: string,
+  verb: string,
+  group: string,
+  resource: string,
+): Promise<boolean> {
+  const review = JSON.parse(
+    await kubectl(['create', '-o', 'json', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: { user, resourceAttributes: { namespace, verb, group, resource } },
+      }),
+    }),
+  ) as { status: { allowed: boolean } };
+  return review.status.allowed;
+}
+
+export interface Binding {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  roleRef: { kind: string; name: string };
+  subjects?: { kind: string; name: string; namespace?: string }[];
+}
+
+/** Whether a binding names the ServiceAccount `namespace/name` among its subjects. */
+export const bindsServiceAccount = (binding: Binding, namespace: string, name: string): boolean =>
+  binding.subjects?.some(
+    (s) => s.kind === 'ServiceAccount' && s.name === name && s.namespace === namespace,
+  ) ?? false;
+
+/** Every ClusterRoleBinding and RoleBinding in the cluster that binds the ServiceAccount `namespace/name`. */
+export async function liveBindingsOf(namespace: string, name: string): Promise<Binding[]> {
+  return [
+    ...(await getJson<{ items: Binding[] }>(['get', 'clusterrolebindings'])).items.map((b) => ({
+      ...b,
+      kind: 'ClusterRoleBinding',
+    })),
+    ...(await getJson<{ items: Binding[] }>(['get', 'rolebindings', '-A'])).items.map((b) => ({
+      ...b,
+      kind: 'RoleBinding',
+    })),
+  ].filter((binding) => bindsServiceAccount(binding, namespace, name));
+}
+
+/**
+ * The operator's Lease `namespace/kinfer-operator` held by `pod` (holderIdentity `POD_…`) and
+ * renewed while the test watches: the two versions seen.
+ */
+export async function leaseHeldAndRenewed(
+  namespace: string,
+  pod: string,
+): Promise<{ first: string; renewed: string }> {
+  type Lease = { spec: { holderIdentity?: string; renewTime?: string } };
+  const read = () =>
+    getJson<Lease>(['get', 'lease', '-n', namespace, 'kinfer-operator']).catch(() => undefined);
+  const lease = await waitFor(`the operator Lease held by ${pod}`, async () => {
+    const current = await read();
+    return current?.spec.holderIdentity?.startsWith(`${pod}_`) ? current : undefined;
+  });
+  const renewed = await waitFor(
+    'the Lease renewed',
+    async () => {
+      const current = await read();
+      return current?.spec.holderIdentity?.startsWith(`${pod}_`) &&
+        current.spec.renewTime !== lease.spec.renewTime
+        ? current
+        : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 1000 },
+  );
+  return { first: lease.spec.renewTime ?? '', renewed: renewed.spec.renewTime ?? '' };
+}
