@@ -9,11 +9,11 @@ import {
   allowed,
   type Binding,
   bindsServiceAccount,
-  condition,
   installOperator,
   leaseHeldAndRenewed,
   liveBindingsOf,
   operatorNamespace,
+  readyWith,
   renderDefault,
   waitForCondition,
 } from './support.ts';
@@ -196,16 +196,7 @@ describe('helm install charts/kinfer', () => {
       metadata: { name: 'mnist' },
       spec: { model: { name: 'mnist-cnn', source: { builtin: 'mnist-cnn' } }, replicas: 1 },
     });
-    const md = await waitForCondition(
-      namespace(),
-      'md',
-      'mnist',
-      (o) =>
-        o.status?.observedGeneration === o.metadata.generation &&
-        o.status?.readyReplicas === 1 &&
-        condition(o, 'Ready')?.status === 'True',
-      'Ready',
-    );
+    const md = await waitForCondition(namespace(), 'md', 'mnist', readyWith(1), 'Ready');
     process.stderr.write(`e2e helm: md/mnist applied to Ready in ${Date.now() - started} ms\n`);
     expect(md.status?.endpoints?.rest).toBe(`http://mnist.${namespace()}.svc.cluster.local:8080`);
     const [predictor] = await podsOf(namespace(), 'app.kubernetes.io/instance=mnist');

@@ -7,6 +7,7 @@ import {
   getObject,
   installOperator,
   type KinferObject,
+  readyWith,
   runClient,
   waitForCondition,
   watchObjects,
@@ -143,16 +144,7 @@ describe('config/samples on the real node: serve', () => {
 
   it('kubectl scale md/mnist --replicas 3: three Ready pods, each answering through the Service', async () => {
     await kubectl(['scale', '-n', namespace(), 'md/mnist', '--replicas', '3']);
-    const md = await waitForCondition(
-      namespace(),
-      'md',
-      'mnist',
-      (object) =>
-        object.status?.observedGeneration === object.metadata.generation &&
-        object.status?.readyReplicas === 3 &&
-        condition(object, 'Ready')?.status === 'True',
-      '3 replicas Ready',
-    );
+    const md = await waitForCondition(namespace(), 'md', 'mnist', readyWith(3), '3 replicas Ready');
     const pods = (await podsOf(namespace(), predictorSelector('mnist'))).filter(
       (pod) => pod.status?.containerStatuses?.[0]?.ready,
     );

@@ -50,6 +50,12 @@ export interface KinferObject {
 export const condition = (object: KinferObject | undefined, type: string) =>
   object?.status?.conditions?.find((c) => c.type === type);
 
+/** A ModelDeployment whose current generation has `replicas` Ready pods and Ready True. */
+export const readyWith = (replicas: number) => (object: KinferObject) =>
+  object.status?.observedGeneration === object.metadata.generation &&
+  object.status?.readyReplicas === replicas &&
+  condition(object, 'Ready')?.status === 'True';
+
 const clientScript = readFileSync(new URL('./client.mjs', import.meta.url), 'utf8');
 
 /**
