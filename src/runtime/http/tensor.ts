@@ -13,6 +13,16 @@ export function fp32Problem(value: number): string | undefined {
 }
 
 /**
+ * Index of the first value of `values` that is NaN or ±Infinity, or -1. One typed loop over the
+ * bits (exponent all ones), the check every binary tensor runs on its 784 values per image.
+ */
+export function firstNonFinite(values: Float32Array): number {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < bits.length; i++) if ((bits[i]! & 0x7f800000) === 0x7f800000) return i;
+  return -1;
+}
+
+/**
  * V2 `data`, flat or nested row-major (at most `maxDepth` levels, the tensor's rank), into a
  * Float32Array of exactly `expected` finite FP32 numbers. Hand-written rather than zod (a 1,024-image
  * request carries 800k numbers) and iterative, so no client-controlled depth reaches the stack.

@@ -1,5 +1,5 @@
 import { InvalidInputError } from '../errors.ts';
-import { fp32Problem } from './tensor.ts';
+import { firstNonFinite, fp32Problem } from './tensor.ts';
 
 /**
  * The binary tensor data extension of the V2 protocol (Triton's, used by its clients by default):
@@ -36,10 +36,8 @@ export function splitBinaryBody(
 export function fp32FromBytes(bytes: Buffer, field: string): Float32Array {
   const out = new Float32Array(bytes.length / 4);
   new Uint8Array(out.buffer).set(bytes);
-  for (let i = 0; i < out.length; i++) {
-    const problem = fp32Problem(out[i]!);
-    if (problem) throw new InvalidInputError(`${field}[${i}]: ${problem}`);
-  }
+  const bad = firstNonFinite(out);
+  if (bad >= 0) throw new InvalidInputError(`${field}[${bad}]: ${fp32Problem(out[bad]!)}`);
   return out;
 }
 

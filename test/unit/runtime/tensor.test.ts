@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBase64, toPrediction } from '../../../src/runtime/http/predict.ts';
-import { flattenTensorData } from '../../../src/runtime/http/tensor.ts';
+import { firstNonFinite, flattenTensorData } from '../../../src/runtime/http/tensor.ts';
 
 describe('flattenTensorData', () => {
   it('reads flat and nested data alike, row-major', () => {
@@ -24,6 +24,15 @@ describe('flattenTensorData', () => {
       'd[1]: expected a finite FP32 number',
     );
     expect(() => flattenTensorData('abc', 2, 'd')).toThrow(/d\[0\]/);
+  });
+});
+
+describe('firstNonFinite', () => {
+  it('finds the first NaN or infinity, -1 when every value is finite', () => {
+    expect(firstNonFinite(Float32Array.from([0, -0, 1, -3.4e38, 1e-45]))).toBe(-1);
+    expect(firstNonFinite(Float32Array.from([0, 1, Number.NaN, Number.POSITIVE_INFINITY]))).toBe(2);
+    expect(firstNonFinite(Float32Array.from([Number.NEGATIVE_INFINITY]))).toBe(0);
+    expect(firstNonFinite(Float32Array.from([5, 6, Number.POSITIVE_INFINITY]).subarray(1))).toBe(1);
   });
 });
 
