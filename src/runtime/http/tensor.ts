@@ -59,9 +59,7 @@ export function flattenTensorData(
       n++;
     } else if (Array.isArray(v)) {
       if (arrays.length >= maxDepth) {
-        throw new InvalidInputError(
-          `${field}: nested deeper than the shape (${maxDepth} dimensions); send it flat or nested as the shape`,
-        );
+        throw new InvalidInputError(nestedTooDeep(field, maxDepth));
       }
       arrays.push(v);
       indices.push(0);
@@ -69,9 +67,31 @@ export function flattenTensorData(
       throw new InvalidInputError(`${field}[${n}]: expected a number or a nested array, got ${typeName(v)}`);
     }
   }
-  if (n !== expected)
-    throw new InvalidInputError(`${field}: expected ${expected} values to match the shape, got ${n}`);
+  if (n !== expected) throw new InvalidInputError(countMismatch(field, expected, n));
   return out;
+}
+
+const nestedTooDeep = (field: string, maxDepth: number) =>
+  `${field}: nested deeper than the shape (${maxDepth} dimensions); send it flat or nested as the shape`;
+const countMismatch = (field: string, expected: number, n: number) =>
+  `${field}: expected ${expected} values to match the shape, got ${n}`;
+
+/**
+ * What flattenTensorData checks last, for data already read into a Float32Array of finite FP32
+ * values (the JSON fast path): nesting within `maxDepth` levels, then `expected` values. The same
+ * messages in the same order: with every value a finite number, flattenTensorData can fail only on
+ * depth (during its walk) or on the count (at its end).
+ */
+export function checkTensorData(
+  values: Float32Array,
+  depth: number,
+  expected: number,
+  field: string,
+  maxDepth: number,
+): Float32Array {
+  if (depth > maxDepth) throw new InvalidInputError(nestedTooDeep(field, maxDepth));
+  if (values.length !== expected) throw new InvalidInputError(countMismatch(field, expected, values.length));
+  return values;
 }
 
 const typeName = (value: unknown) =>

@@ -17,8 +17,9 @@ import {
 import { InvalidInputError, ModelNotFoundError, NotReadyError } from '../errors.ts';
 import type { ModelSignature, ServingPredictor } from '../inference/predictor.ts';
 import { errorResponse } from './openapi.ts';
-import { flattenTensorData } from './tensor.ts';
+import { checkTensorData, flattenTensorData } from './tensor.ts';
 import { binaryResponse, fp32FromBytes, inferenceHeaderLength, splitBinaryBody } from './v2-binary.ts';
+import { type FastTensorData, isFastV2Request, parseV2Json } from './v2-json.ts';
 import { jsonSchema, parseInput } from './zod.ts';
 
 export interface V2Options {
@@ -73,6 +74,15 @@ export async function v2Routes(
   // Binary tensor data: Triton's clients send it as octet-stream or with no (or any other)
   // content type, so on these routes every non-JSON body is read raw and split by the handler.
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  // JSON bodies: the common well-formed request read in one pass (v2-json.ts), anything else by
+  // fastify's own parser as on every other route (same errors, same prototype-poisoning checks).
+  const generalJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const fast = parseV2Json(body as Buffer);
+    if (fast) done(null, fast);
+    else generalJson(request, (body as Buffer).toString('utf8'), done);
+  });
 
   app.get(
     '/v2',
@@ -169,10 +179,19 @@ export async function v2Routes(
     const params = request.params as { model: string; version?: string };
     checkModel(params);
     const { inputs, outputs } = readySignature();
-    const { json, binary } = Buffer.isBuffer(request.body)
-      ? splitBinaryBody(request.body, request.headers[inferenceHeaderLength])
-      : { json: request.body, binary: undefined };
-    const body = parseInput(V2InferRequestSchema, json);
+    let body: V2InferRequest;
+    let binary: Buffer | undefined;
+    let fastData: FastTensorData | undefined;
+    if (isFastV2Request(request.body)) {
+      body = request.body.request;
+      fastData = request.body.data[0];
+    } else {
+      const split = Buffer.isBuffer(request.body)
+        ? splitBinaryBody(request.body, request.headers[inferenceHeaderLength])
+        : { json: request.body, binary: undefined };
+      binary = split.binary;
+      body = parseInput(V2InferRequestSchema, split.json);
+    }
     const modelInput = inputs[0]!;
     const modelOutput = outputs[0]!;
     if (body.inputs.length !== 1) {
@@ -206,7 +225,9 @@ export async function v2Routes(
       }
     }
     const values = count * rest.reduce((a, b) => a * b, 1);
-    const data = readInputData(input, values, binary, input.shape.length);
+    const data = fastData
+      ? checkTensorData(fastData.values, fastData.depth, values, 'inputs[0].data', input.shape.length)
+      : readInputData(input, values, binary, input.shape.length);
     const probabilities = await predictor.predict(data, count);
     const shape = [count, probabilities.length / count];
     const output = { name: modelOutput.name, datatype: 'FP32', shape };
