@@ -302,6 +302,21 @@ describe('invalid objects are rejected, naming the field', () => {
       '',
     ],
     [
+      'a runner request over its limit',
+      ij('bad', {
+        ...dataset,
+        runner: { resources: { requests: { memory: '1Gi' }, limits: { memory: '512Mi' } } },
+      }),
+      'spec.runner.resources.requests',
+      'a request cannot exceed its limit',
+    ],
+    [
+      'a runner cpu request over its limit, in other units',
+      ij('bad', { ...dataset, runner: { resources: { requests: { cpu: '1500m' }, limits: { cpu: 1 } } } }),
+      'spec.runner.resources.requests',
+      'a request cannot exceed its limit',
+    ],
+    [
       'an unknown runner field',
       ij('bad', { ...dataset, runner: { image: 'other' } }),
       'spec.runner.image',
@@ -322,6 +337,26 @@ describe('invalid objects are rejected, naming the field', () => {
     // apiserver's job (zod strips them, like pruning).
     const parse = object.kind === 'ModelDeployment' ? parseModelDeployment : parseInferenceJob;
     if (!message.includes('not declared')) expect(() => parse(object)).toThrow();
+  });
+
+  it('accepts runner requests up to their limits, compared by value across units', () => {
+    const object = ij('sized', {
+      ...dataset,
+      runner: {
+        resources: { requests: { memory: '1024Mi', cpu: '500m' }, limits: { memory: '1Gi', cpu: 0.5 } },
+      },
+    });
+    // 0.5 is no integer: the schema's int-or-string refuses it before any comparison.
+    expect(apply(object).stderr).toContain('spec.runner.resources.limits.cpu');
+    const fixed = ij('sized', {
+      ...dataset,
+      runner: {
+        resources: { requests: { memory: '1024Mi', cpu: '500m' }, limits: { memory: '1Gi', cpu: '0.5' } },
+      },
+    });
+    const result = apply(fixed);
+    expect(result.code, result.stderr).toBe(0);
+    expect(() => parseInferenceJob(fixed)).not.toThrow();
   });
 
   it("editing a job's spec is rejected; its status stays writable", () => {

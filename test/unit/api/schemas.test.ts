@@ -213,6 +213,15 @@ describe('InferenceJob schema', () => {
       'spec.runner.resources.requests.cpu',
     ],
     [
+      'a runner memory request over its limit',
+      {
+        modelDeploymentRef: ref,
+        input: { dataset: 'mnist-test' },
+        runner: { resources: { requests: { memory: '1Gi' }, limits: { memory: '1023Mi' } } },
+      },
+      'spec.runner.resources.requests: a request cannot exceed its limit',
+    ],
+    [
       'runner resources that are not an object',
       { modelDeploymentRef: ref, input: { dataset: 'mnist-test' }, runner: { resources: 'big' } },
       'spec.runner.resources',
