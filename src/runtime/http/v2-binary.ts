@@ -32,10 +32,23 @@ export function splitBinaryBody(
   return { json, binary: body.subarray(length) };
 }
 
-/** FP32 little-endian bytes into a Float32Array (copied: the body's offset may be unaligned). */
-export function fp32FromBytes(bytes: Buffer, field: string): Float32Array {
-  const out = new Float32Array(bytes.length / 4);
-  new Uint8Array(out.buffer).set(bytes);
+/**
+ * FP32 little-endian bytes as a Float32Array. Read in place when they start 4-byte aligned, or can
+ * be moved there within the `slack` bytes before them that the caller no longer needs (the JSON
+ * header of the same body); copied otherwise.
+ */
+export function fp32FromBytes(bytes: Buffer, field: string, slack = 0): Float32Array {
+  const misaligned = bytes.byteOffset % 4;
+  let out: Float32Array;
+  if (misaligned === 0) out = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  else if (misaligned <= slack) {
+    const to = bytes.byteOffset - misaligned;
+    new Uint8Array(bytes.buffer).copyWithin(to, bytes.byteOffset, bytes.byteOffset + bytes.length);
+    out = new Float32Array(bytes.buffer, to, bytes.length / 4);
+  } else {
+    out = new Float32Array(bytes.length / 4);
+    new Uint8Array(out.buffer).set(bytes);
+  }
   const bad = firstNonFinite(out);
   if (bad >= 0) throw new InvalidInputError(`${field}[${bad}]: ${fp32Problem(out[bad]!)}`);
   return out;

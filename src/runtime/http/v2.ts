@@ -181,6 +181,8 @@ export async function v2Routes(
     const { inputs, outputs } = readySignature();
     let body: V2InferRequest;
     let binary: Buffer | undefined;
+    /** Bytes of the body before `binary` (its parsed JSON header), free to reuse. */
+    let headerLength = 0;
     let fastData: FastTensorData | undefined;
     if (isFastV2Request(request.body)) {
       body = request.body.request;
@@ -190,6 +192,7 @@ export async function v2Routes(
         ? splitBinaryBody(request.body, request.headers[inferenceHeaderLength])
         : { json: request.body, binary: undefined };
       binary = split.binary;
+      if (binary) headerLength = binary.byteOffset - (request.body as Buffer).byteOffset;
       body = parseInput(V2InferRequestSchema, split.json);
     }
     const modelInput = inputs[0]!;
@@ -227,8 +230,9 @@ export async function v2Routes(
     const values = count * rest.reduce((a, b) => a * b, 1);
     const data = fastData
       ? checkTensorData(fastData.values, fastData.depth, values, 'inputs[0].data', input.shape.length)
-      : readInputData(input, values, binary, input.shape.length);
-    const probabilities = await predictor.predict(data, count);
+      : readInputData(input, values, binary, headerLength, input.shape.length);
+    // The data is this request's own (read from its body), so it may move to the worker uncopied.
+    const probabilities = await predictor.predict(data, count, { transfer: true });
     const shape = [count, probabilities.length / count];
     const output = { name: modelOutput.name, datatype: 'FP32', shape };
     const head = {
@@ -282,6 +286,7 @@ function readInputData(
   input: V2InferRequest['inputs'][number],
   values: number,
   binary: Buffer | undefined,
+  headerLength: number,
   rank: number,
 ): Float32Array {
   const size = input.parameters?.binary_data_size;
@@ -307,5 +312,6 @@ function readInputData(
       `body: expected ${size} bytes of tensor data after the JSON header, got ${binary?.length ?? 0}`,
     );
   }
-  return fp32FromBytes(binary, 'inputs[0] binary data');
+  // The JSON header before the tensor is parsed already: the tensor may move into its last bytes.
+  return fp32FromBytes(binary, 'inputs[0] binary data', headerLength);
 }

@@ -29,6 +29,8 @@ export type RunBatch = (
 interface Item {
   images: Float32Array;
   count: number;
+  /** The caller gave `images` up: a batch of this item alone is sent without a copy. */
+  owned: boolean;
   enqueuedAt: number;
   resolve: (output: Float32Array) => void;
   reject: (error: Error) => void;
@@ -65,7 +67,12 @@ export class Batcher {
     return this.running;
   }
 
-  submit(images: Float32Array, count: number): Promise<Float32Array> {
+  /**
+   * Queues `count` images; resolves to their `count * outputSize` outputs. With `owned`, the
+   * caller gives `images` up: when they form a batch alone (a request of exactly one batch, as a
+   * 64-digit one usually is) their buffer goes to the worker as it is, no copy.
+   */
+  submit(images: Float32Array, count: number, owned = false): Promise<Float32Array> {
     if (this.closed) return Promise.reject(new ShuttingDownError());
     if (count === 0) return Promise.resolve(new Float32Array(0));
     if (this.queued + count > this.options.queueLimit) return Promise.reject(new OverloadedError());
@@ -77,8 +84,9 @@ export class Batcher {
       parts.push(
         new Promise((resolve, reject) => {
           this.queue.push({
-            images: images.subarray(start * inputSize, (start + n) * inputSize),
+            images: n === count ? images : images.subarray(start * inputSize, (start + n) * inputSize),
             count: n,
+            owned: owned && n === count,
             enqueuedAt: now,
             resolve,
             reject,
@@ -153,11 +161,15 @@ export class Batcher {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    const data = new Float32Array(count * inputSize);
-    let offset = 0;
-    for (const item of items) {
-      data.set(item.images, offset);
-      offset += item.images.length;
+    let data: Float32Array;
+    if (items.length === 1 && items[0]!.owned) data = items[0]!.images;
+    else {
+      data = new Float32Array(count * inputSize);
+      let offset = 0;
+      for (const item of items) {
+        data.set(item.images, offset);
+        offset += item.images.length;
+      }
     }
     const waitMs = performance.now() - items[0]!.enqueuedAt;
     this.running++;

@@ -1,4 +1,4 @@
-import type { Worker } from 'node:worker_threads';
+import { isMarkedAsUntransferable, type Worker } from 'node:worker_threads';
 import { createLogger } from '../../log.ts';
 import { InferenceFailedError, NotReadyError } from '../errors.ts';
 import { startThread } from '../threads.ts';
@@ -73,8 +73,17 @@ export class WorkerPool {
     return this.slots.length;
   }
 
+  /**
+   * Runs a batch; `data`'s buffer moves to the worker (transferred, not copied) and is empty here
+   * afterwards. A buffer that cannot move (a slice of Node's shared Buffer pool) is copied first.
+   */
   run(data: Float32Array, count: number): Promise<RunResult> {
-    return this.send<RunResult>((id) => ({ type: 'run', id, data, count }), [data.buffer as ArrayBuffer]);
+    const batch =
+      data.buffer instanceof ArrayBuffer && !isMarkedAsUntransferable(data.buffer) ? data : data.slice();
+    return this.send<RunResult>(
+      (id) => ({ type: 'run', id, data: batch, count }),
+      [batch.buffer as ArrayBuffer],
+    );
   }
 
   private send<T>(request: (id: number) => WorkerRequest, transfer: ArrayBuffer[] = []): Promise<T> {

@@ -18,7 +18,11 @@ export type { ModelSignature } from './pool.ts';
  */
 export interface Predictor {
   readonly model: { name: string; sha256: string };
-  predict(images: Float32Array, count: number): Promise<Float32Array>;
+  /**
+   * With `transfer`, the caller gives `images` up: its buffer may move to an inference thread
+   * without a copy, and be empty here afterwards.
+   */
+  predict(images: Float32Array, count: number, options?: { transfer?: boolean }): Promise<Float32Array>;
 }
 
 /** What the runtime's HTTP layer needs beyond `Predictor`: readiness, the signature, load. */
@@ -169,7 +173,7 @@ export class LocalPredictor implements ServingPredictor {
     );
   }
 
-  predict(images: Float32Array, count: number): Promise<Float32Array> {
+  predict(images: Float32Array, count: number, options?: { transfer?: boolean }): Promise<Float32Array> {
     const batcher = this.batcher;
     if (!batcher || this.failure) return Promise.reject(new NotReadyError(this.failure));
     const inputSize = rowSize(this.pool!.signature.inputs[0]!.shape);
@@ -178,7 +182,7 @@ export class LocalPredictor implements ServingPredictor {
         new InvalidInputError(`expected ${count} images of ${inputSize} values, got ${images.length} values`),
       );
     }
-    return batcher.submit(images, count).then(requireFinite);
+    return batcher.submit(images, count, options?.transfer === true).then(requireFinite);
   }
 
   preprocess(jobs: PreprocessJob[]): Promise<Float32Array> {

@@ -311,6 +311,20 @@ describe('binary tensor data extension (what Triton clients send by default)', (
     });
   });
 
+  it('reads the tensor wherever the JSON header ends (aligned or not), small bodies and large', async () => {
+    for (const n of [1, 5]) {
+      const json = await postJson(url(), inferBody(n));
+      for (const pad of [0, 1, 2, 3]) {
+        const response = await binaryPost(header(n, { id: 'x'.repeat(pad) }), tensorOf(n));
+        expect(response.status).toBe(200);
+        const body = (await response.json()) as { outputs: { data: number[] }[] };
+        body.outputs[0]!.data.forEach((v, i) => {
+          expect(Math.abs(v - json.body.outputs[0].data[i])).toBeLessThan(1e-6);
+        });
+      }
+    }
+  });
+
   it('answers binary output when asked, with Inference-Header-Content-Length', async () => {
     const json = await postJson(url(), inferBody(4));
     for (const extra of [

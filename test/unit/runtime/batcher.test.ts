@@ -70,6 +70,29 @@ describe('Batcher', () => {
     for (let k = 0; k < 30; k++) expect(out[k * OUT]).toBe(7000 + k);
   });
 
+  it('sends an owned request that is a batch alone as it is, and copies everything else', async () => {
+    const seen: Float32Array[] = [];
+    const model = fakeModel();
+    const batcher = new Batcher(
+      (data, count) => {
+        seen.push(data);
+        return model.run(data, count);
+      },
+      options({ maxBatchSize: 4 }),
+    );
+    const owned = images(1, 4);
+    await batcher.submit(owned, 4, true);
+    expect(seen[0]).toBe(owned);
+    const lent = images(2, 4);
+    await batcher.submit(lent, 4);
+    expect(seen[1]!.buffer).not.toBe(lent.buffer);
+    // Split across batches, an owned request is copied too (one buffer cannot go twice).
+    const big = images(3, 6);
+    const out = await batcher.submit(big, 6, true);
+    expect(seen.slice(2).every((data) => data.buffer !== big.buffer)).toBe(true);
+    for (let k = 0; k < 6; k++) expect(out[k * OUT]).toBe(3000 + k);
+  });
+
   it('sends a request at once when every worker is idle', async () => {
     const model = fakeModel();
     const batcher = new Batcher(model.run, options({ maxBatchSize: 4, maxDelayMs: 5_000 }));
