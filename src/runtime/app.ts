@@ -15,6 +15,7 @@ import { clientErrorHandler, frameworkErrorHandler, servedMethods } from './http
 import { ConnectionBudget, installConnectionLimit } from './http/connection-limit.ts';
 import { decodeContentEncoding } from './http/content-encoding.ts';
 import { healthRoutes } from './http/health.ts';
+import { installJsonBodyParser } from './http/json-body.ts';
 import { installMetrics, type RuntimeMetrics } from './http/metrics.ts';
 import { installOpenApi } from './http/openapi.ts';
 import { predictRoutes } from './http/predict.ts';
@@ -123,6 +124,7 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
   app.addHook('preParsing', async (request, _reply, payload) =>
     decodeContentEncoding(request.headers['content-encoding'], payload),
   );
+  installJsonBodyParser(app, config.maxJsonDepth);
 
   // Draining: answers still go out, but on connections that then close, so keep-alive clients
   // do not hold the server open (fastify closes only the connections idle when close began).

@@ -27,6 +27,11 @@ export const limitsConfigShape = {
   maxCanvasSize: int(28, 1_000_000)
     .default(defaultDrawingLimits.maxCanvasSize)
     .describe(`largest canvas width or height of strokes (default ${defaultDrawingLimits.maxCanvasSize})`),
+  maxJsonDepth: int(8, 100_000)
+    .default(64)
+    .describe(
+      'arrays and objects nested in one JSON body or /ws message at most, refused before parsing (default 64)',
+    ),
   maxImagePixels: int(784, 1_000_000_000)
     .default(4096 * 4096)
     .describe('decoded PNG pixels in one request at most, all images together (default 16777216, 4096x4096)'),

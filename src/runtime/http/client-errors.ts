@@ -6,6 +6,10 @@ import type { Timeouts } from './timeouts.ts';
 /** Every method a route of the runtime takes (HEAD comes with every GET). */
 export const servedMethods = ['GET', 'HEAD', 'POST'];
 
+/** An error fastify answers with its `statusCode` (through the app's `{"error"}` handler). */
+export const clientError = (statusCode: number, message: string): Error & { statusCode: number } =>
+  Object.assign(new Error(message), { statusCode });
+
 /**
  * Node's own answers to requests that never reach fastify (a malformed request line, headers too
  * large, a method Node does not know, a request not received in time), in the `{"error"}` shape

@@ -1,9 +1,6 @@
 import type { Readable } from 'node:stream';
 import { createGunzip, createInflate } from 'node:zlib';
-
-/** An error fastify answers with its `statusCode` (through the app's `{"error"}` handler). */
-const clientError = (statusCode: number, message: string) =>
-  Object.assign(new Error(message), { statusCode });
+import { clientError } from './client-errors.ts';
 
 /**
  * A request body with `Content-Encoding: gzip` or `deflate` (what tritonclient's

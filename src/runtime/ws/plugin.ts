@@ -7,6 +7,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, parseClientMessage, type ServerMessage, subprotocol } from '../../api/ws.ts';
 import { createLogger } from '../../log.ts';
 import { ConnectionBudget } from '../http/connection-limit.ts';
+import { jsonDepthError } from '../json-depth.ts';
 import { tokenAccepted, upgradeToken } from './auth.ts';
 import { wsMetrics } from './metrics.ts';
 import { PendingFrameBudget } from './pending-frames.ts';
@@ -253,6 +254,12 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
     } catch {
       metrics.message('invalid');
       send({ type: 'error', code: 'invalid_message', message: 'frame: not valid UTF-8' });
+      return;
+    }
+    const tooDeep = jsonDepthError(text, settings.maxJsonDepth, 'message');
+    if (tooDeep) {
+      metrics.message('invalid');
+      send({ type: 'error', code: 'invalid_message', message: tooDeep });
       return;
     }
     const parsed = parseClientMessage(text);

@@ -56,6 +56,8 @@ export const WsSettings = z.object({
     .min(64 * 1024)
     .max(16 * 1024 * 1024 * 1024)
     .default(64 * 1024 * 1024),
+  /** Arrays and objects nested in one message at most, refused before parsing (runtime `maxJsonDepth`). */
+  maxJsonDepth: z.coerce.number().int().min(8).max(100_000).default(64),
   /** On shutdown, how long in-flight answers may take before every client gets 1001 anyway. */
   shutdownGraceMs: z.coerce.number().int().min(0).max(120_000).default(5000),
 });
@@ -99,8 +101,9 @@ export const wsConfigShape = {
 type WsConfig = { [K in keyof typeof wsConfigShape]: z.infer<(typeof wsConfigShape)[K]> };
 
 /** The plugin's settings from the runtime configuration. */
-export function wsSettingsFromConfig(config: WsConfig): WsSettingsInput {
+export function wsSettingsFromConfig(config: WsConfig & { maxJsonDepth: number }): WsSettingsInput {
   return {
+    maxJsonDepth: config.maxJsonDepth,
     maxConnections: config.maxConnections,
     maxPayloadBytes: config.wsMaxPayloadBytes,
     messagesPerSecond: config.wsMessagesPerSecond,

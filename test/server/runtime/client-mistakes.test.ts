@@ -22,12 +22,27 @@ const infer = (data: unknown) => ({
 const inferUrl = () => `${base}/v2/models/mnist-cnn/infer`;
 
 describe('V2 data', () => {
-  it('400, not 500, for data nested 10,000 deep', async () => {
-    const deep = `${'['.repeat(10_000)}0${']'.repeat(10_000)}`;
-    const body = `{"inputs":[{"name":"input","shape":[1,1,28,28],"datatype":"FP32","data":${deep}}]}`;
-    const response = await postJson(inferUrl(), body);
+  const nested = (levels: number) =>
+    `{"inputs":[{"name":"input","shape":[1,1,28,28],"datatype":"FP32","data":${'['.repeat(levels)}0${']'.repeat(levels)}}]}`;
+
+  it('400, not 500, for data nested 10,000 deep, refused before it is parsed', async () => {
+    const response = await postJson(inferUrl(), nested(10_000));
+    expect(response.status).toBe(400);
+    expect(response.body.error).toBe('inputs[0].data: JSON nested deeper than 64 levels (maxJsonDepth)');
+  });
+
+  it('400 for data nested deeper than the shape but within maxJsonDepth', async () => {
+    const response = await postJson(inferUrl(), nested(20));
     expect(response.status).toBe(400);
     expect(response.body.error).toMatch(/^inputs\[0\]\.data: nested deeper than the shape \(4 dimensions\)/);
+  });
+
+  it('JSON bodies otherwise parsed as fastify does: empty, invalid and __proto__ bodies are 400s', async () => {
+    for (const body of ['', '{"inputs":', '{"__proto__":{"x":1},"inputs":[]}']) {
+      const response = await postJson(inferUrl(), body);
+      expect(response.status, body).toBe(400);
+      expect(response.body).toEqual({ error: expect.any(String) });
+    }
   });
 
   it.each([1e39, 3.5e38, -1e39])('400 for %d, finite as a double but not as FP32', async (value) => {

@@ -149,6 +149,11 @@ describe('/ws errors keep the connection open', () => {
       /^pixels: exactly one/,
     ],
     ['a bad id', '{"type":"ping","id":{"nested":true}}', /^id: /],
+    [
+      'nesting over maxJsonDepth',
+      `{"type":"stroke","points":${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
+      /^points: JSON nested deeper than 64 levels \(maxJsonDepth\)/,
+    ],
     ['a binary frame', Buffer.from([1, 2, 3]), /^frame: binary frames are not accepted/],
     ['invalid UTF-8', Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), /^frame: not valid UTF-8/],
   ];
