@@ -121,8 +121,8 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
     return reply.code(404).send({ error: `no route for ${request.method} ${path}` });
   });
 
-  app.addHook('preParsing', async (request, _reply, payload) =>
-    decodeContentEncoding(request.headers['content-encoding'], payload),
+  app.addHook('preParsing', async (request, reply, payload) =>
+    decodeContentEncoding(request.headers['content-encoding'], payload, reply.raw),
   );
   installJsonBodyParser(app, config.maxJsonDepth);
 
