@@ -61,6 +61,11 @@ export const runtimeConfigSchema = z
       .describe(
         'preprocessing work queued or running beyond which requests get 503, in decoded PNG pixels (a stroke point counts 256, an image 2048 more)',
       ),
+    preprocessNice: int(0, 19)
+      .default(19)
+      .describe(
+        'nice levels the preprocessing threads run below the rest of the runtime (Linux), so the event loop and the model go first when cores are short; 0 for the same priority',
+      ),
     maxV2Batch: int(1, 65536).default(1024).describe('most images in one V2 or /v1/predict request'),
     bodyLimit: int(1024)
       .default(32 * 1024 * 1024)

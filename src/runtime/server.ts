@@ -44,6 +44,7 @@ export async function startRuntime(config: RuntimeConfig): Promise<RunningRuntim
     queueLimit: config.queueLimit,
     preprocessWorkers: config.preprocessWorkers,
     preprocessQueueLimit: config.preprocessQueueLimit,
+    preprocessNice: config.preprocessNice,
   });
   const app = await buildApp({ config, predictor, authToken });
   const inFlight = countInFlight(app.server);

@@ -53,9 +53,10 @@ export interface PredictorOptions {
   maxBatchSize: number;
   maxDelayMs: number;
   queueLimit: number;
-  /** Preprocessing threads and the cost their queue may hold (src/runtime/preprocess/pool.ts). */
+  /** Preprocessing threads, the cost their queue may hold, their nice increment (src/runtime/preprocess/pool.ts). */
   preprocessWorkers: number;
   preprocessQueueLimit: number;
+  preprocessNice?: number;
 }
 
 const log = createLogger('runtime.predictor');
@@ -113,6 +114,7 @@ export class LocalPredictor implements ServingPredictor {
     this.preprocessing ??= new PreprocessPool(
       this.options.preprocessWorkers,
       this.options.preprocessQueueLimit,
+      this.options.preprocessNice,
     );
     this.starting ??= this.load().catch((error: Error) => {
       const failure = error instanceof ModelLoadError ? error : new ModelLoadError(error.message);

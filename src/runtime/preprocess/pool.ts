@@ -3,7 +3,8 @@ import { createLogger } from '../../log.ts';
 import { InferenceFailedError, OverloadedError, ShuttingDownError } from '../errors.ts';
 import { startThread } from '../threads.ts';
 import { JobInputError, jobCost, type PreprocessJob } from './jobs.ts';
-import type { PreprocessReply, PreprocessRequest } from './worker.ts';
+import type { PriorityResult } from './priority.ts';
+import type { PreprocessReady, PreprocessReply, PreprocessRequest, PreprocessThreadData } from './worker.ts';
 
 const log = createLogger('runtime.preprocess');
 
@@ -19,6 +20,7 @@ interface Thread {
   worker: Worker;
   task?: Task | undefined;
   ready: boolean;
+  priority?: PriorityResult;
 }
 
 /**
@@ -26,6 +28,8 @@ interface Thread {
  * only routes. One FIFO queue feeds every thread, one task at a time each; work queued or running
  * is bounded by `queueLimit` units of `jobCost`, beyond which `run` rejects with OverloadedError
  * (503 + Retry-After, `/ws` `overloaded`). A thread that dies fails its task and is replaced.
+ * Threads run `niceIncrement` nice levels below the process (Linux), so that on a machine short
+ * of cores this work yields to the event loop and the inference workers.
  */
 export class PreprocessPool {
   private readonly threads: Thread[] = [];
@@ -34,9 +38,12 @@ export class PreprocessPool {
   private nextId = 1;
   private closed = false;
 
+  private warnedPriority = false;
+
   constructor(
     size: number,
     readonly queueLimit: number,
+    readonly niceIncrement = 0,
   ) {
     for (let i = 0; i < size; i++) this.threads.push(this.spawn());
   }
@@ -44,6 +51,11 @@ export class PreprocessPool {
   /** Cost units queued or running. */
   get pendingCost(): number {
     return this.pending;
+  }
+
+  /** The OS thread ids and nice values of the threads started so far (those not yet ready left out). */
+  get priorities(): PriorityResult[] {
+    return this.threads.flatMap((thread) => (thread.priority ? [thread.priority] : []));
   }
 
   /** Preprocesses `jobs` into `jobs.length * 784` floats, in order. */
@@ -75,6 +87,16 @@ export class PreprocessPool {
     }
   }
 
+  /** Logs, once, that the threads could not be made nicer (they then run like the rest). */
+  private checkPriority(priority: PriorityResult): void {
+    if (!('error' in priority) || this.niceIncrement === 0 || this.warnedPriority) return;
+    this.warnedPriority = true;
+    log.warn(
+      { event: 'preprocess.priority_unchanged', error: priority.error },
+      'preprocessing threads run at the process priority (preprocessNice not applied)',
+    );
+  }
+
   private finish(thread: Thread): Task | undefined {
     const task = thread.task;
     thread.task = undefined;
@@ -83,10 +105,13 @@ export class PreprocessPool {
   }
 
   private spawn(): Thread {
-    const thread: Thread = { worker: startThread(import.meta.url, 'worker', undefined), ready: false };
-    thread.worker.on('message', (reply: PreprocessReply | { ready: true }) => {
+    const data: PreprocessThreadData = { niceIncrement: this.niceIncrement };
+    const thread: Thread = { worker: startThread(import.meta.url, 'worker', data), ready: false };
+    thread.worker.on('message', (reply: PreprocessReply | PreprocessReady) => {
       if ('ready' in reply) {
         thread.ready = true;
+        thread.priority = reply.priority;
+        this.checkPriority(reply.priority);
         return this.pump();
       }
       const task = this.finish(thread);
