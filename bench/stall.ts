@@ -18,12 +18,15 @@
  */
 import http from 'node:http';
 import net from 'node:net';
+import { availableParallelism } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import WebSocket from 'ws';
 import { bundledModelPath } from '../src/runtime/config.ts';
 import { largePng, zigzag } from '../test/server/runtime/helpers.ts';
 import { startRuntime, stopChild } from './support/child.ts';
+import { cpuBetween, machineCpu, threadCpu } from './support/thread-cpu.ts';
 
 const { values } = parseArgs({
   options: {
@@ -71,16 +74,35 @@ const png = largePng(4096, 4096).toString('base64');
 const pngBody = JSON.stringify({ image: png });
 const deep = `{"inputs":[{"name":"input","shape":[1,1,28,28],"datatype":"FP32","data":${'['.repeat(10_000)}0${']'.repeat(10_000)}}]}`;
 const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024));
+/** /ws messages (with their ids), serialised once like the bodies, and how many get an answer. */
+const wsMessages = (messages: object[]) => ({
+  frames: messages.map((m, id) => JSON.stringify({ ...m, id })),
+  answers: messages.filter((m) => (m as { type: string }).type !== 'stroke').length,
+});
+const wsCanvas = wsMessages([{ type: 'stroke', points: zig }, { type: 'submit' }, { type: 'submit' }]);
+const wsPng = wsMessages([{ type: 'predict', image: png }]);
 
 interface Phase {
   ordinary: number[];
   healthz: number[];
   errors: number;
+  /** This process's own event-loop delay p99 (ms): the part of the times the generator adds. */
+  generatorLagP99: number;
+  /** CPU used, in cores: the server's threads by role, this process, and the whole machine. */
+  cpu: Map<string, number>;
 }
 
 /** Closed-loop ordinary clients and the /healthz poller, for `ms`. */
 async function measure(ms: number): Promise<Phase> {
-  const phase: Phase = { ordinary: [], healthz: [], errors: 0 };
+  const phase: Phase = { ordinary: [], healthz: [], errors: 0, generatorLagP99: 0, cpu: new Map() };
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
+  const started = {
+    at: performance.now(),
+    server: threadCpu(child.pid!),
+    bench: process.cpuUsage(),
+    machine: machineCpu(),
+  };
   const end = performance.now() + ms;
   const timed = async (into: number[], path: string, body?: string) => {
     const started = performance.now();
@@ -100,44 +122,60 @@ async function measure(ms: number): Promise<Phase> {
       while (performance.now() < end) await timed(phase.ordinary, '/v2/models/mnist-cnn/infer', ordinary);
     }),
   ]);
+  lag.disable();
+  phase.generatorLagP99 = lag.percentile(99) / 1e6;
+  const elapsed = performance.now() - started.at;
+  for (const [role, cpuMs] of cpuBetween(started.server, threadCpu(child.pid!))) {
+    phase.cpu.set(`server ${role}`, cpuMs / elapsed);
+  }
+  const bench = process.cpuUsage(started.bench);
+  phase.cpu.set('this bench process', (bench.user + bench.system) / 1000 / elapsed);
+  const machine = machineCpu();
+  phase.cpu.set(
+    'whole machine',
+    ((machine.busy - started.machine.busy) / (machine.total - started.machine.total)) *
+      availableParallelism(),
+  );
   return phase;
 }
 
 /** The attack mix, looping until `stop()`; counts what was sent and how it was answered. */
+/** True while the attack mix runs. */
+let attacking = false;
 function attack() {
-  let running = true;
+  attacking = true;
   const answers = new Map<string, number>();
   const count = (what: string) => answers.set(what, (answers.get(what) ?? 0) + 1);
   const loop = (what: string, once: () => Promise<number | string>) =>
     (async () => {
-      while (running && attacks.has(what)) count(`${what} ${await once()}`);
+      while (attacking && attacks.has(what)) count(`${what} ${await once()}`);
     })();
   const loops = [
     loop('drawing', () => send('/v1/predict', drawing)),
     loop('png', () => send('/v1/predict', pngBody)),
     loop('deep', () => send('/v2/models/mnist-cnn/infer', deep)),
     loop('bomb', () => send('/v2/models/mnist-cnn/infer', bomb, { 'content-encoding': 'gzip' })),
-    loop('ws-canvas', () =>
-      wsRound([{ type: 'stroke', points: zig }, { type: 'submit' }, { type: 'submit' }]),
-    ),
-    loop('ws-png', () => wsRound([{ type: 'predict', image: png }])),
+    loop('ws-canvas', () => wsRound(wsCanvas)),
+    loop('ws-png', () => wsRound(wsPng)),
     loop('stalled', stalledUpload),
   ];
   return {
     answers,
     stop: async () => {
-      running = false;
+      attacking = false;
+      // A stalled upload still held at the end is counted as such, not waited for (the server's
+      // request timeout, 120 s by default, is tested in test/server/runtime/timeouts.test.ts).
+      for (const socket of stalledSockets) socket.destroy();
       await Promise.all(loops);
     },
   };
 }
 
-/** A /ws session sending `messages`, resolved with the codes of its answers once all came back. */
-function wsRound(messages: object[]): Promise<string> {
+/** A /ws session sending `frames`, resolved with the codes of its answers once all came back. */
+function wsRound({ frames, answers }: { frames: string[]; answers: number }): Promise<string> {
   return new Promise((resolve) => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
     const codes: string[] = [];
-    const expected = messages.filter((m) => (m as { type: string }).type !== 'stroke').length;
     ws.on('error', () => resolve('error'));
     ws.on('message', (data: Buffer) => {
       const message = JSON.parse(data.toString()) as {
@@ -147,12 +185,12 @@ function wsRound(messages: object[]): Promise<string> {
         live?: boolean;
       };
       if (message.type === 'welcome') {
-        for (const [id, m] of messages.entries()) ws.send(JSON.stringify({ ...m, id }));
+        for (const frame of frames) ws.send(frame);
         return;
       }
       if (message.id === undefined || message.live) return;
       codes.push(message.code ?? message.type);
-      if (codes.length === expected) {
+      if (codes.length === answers) {
         ws.close();
         resolve([...new Set(codes)].join('+'));
       }
@@ -161,6 +199,7 @@ function wsRound(messages: object[]): Promise<string> {
 }
 
 /** Headers and half a body, then nothing: the server's request timeout must end it. */
+const stalledSockets = new Set<net.Socket>();
 function stalledUpload(): Promise<string> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1', () => {
@@ -171,7 +210,11 @@ function stalledUpload(): Promise<string> {
     let text = '';
     socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
     socket.on('error', () => {});
-    socket.on('close', () => resolve(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? 'cut'));
+    stalledSockets.add(socket);
+    socket.on('close', () => {
+      stalledSockets.delete(socket);
+      resolve(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? (attacking ? 'cut' : 'held'));
+    });
   });
 }
 
@@ -203,8 +246,16 @@ try {
   row('one-digit V2 p50', (p) => p.ordinary, 0.5);
   row('one-digit V2 p99', (p) => p.ordinary, 0.99);
   console.log(
+    `${'bench event-loop lag p99'.padEnd(26)} ${ms(quiet.generatorLagP99).padStart(10)} ${ms(loud.generatorLagP99).padStart(10)}   (the generator's own share of the times)`,
+  );
+  console.log(
     `ordinary requests: quiet ${quiet.ordinary.length} (${quiet.errors} not 200), attack ${loud.ordinary.length} (${loud.errors} not 200)`,
   );
+  console.log(`CPU in cores (${availableParallelism()} here)`);
+  for (const role of new Set([...quiet.cpu.keys(), ...loud.cpu.keys()])) {
+    const cores = (p: Phase) => (p.cpu.get(role) ?? 0).toFixed(2).padStart(10);
+    console.log(`  ${role.padEnd(24)} ${cores(quiet)} ${cores(loud)}`);
+  }
   console.log(`attack answers: ${[...mix.answers].map(([k, v]) => `${k} x${v}`).join(', ')}`);
 } finally {
   agent.destroy();
