@@ -1,3 +1,4 @@
+import { markAsUntransferable } from 'node:worker_threads';
 import type { V2InferRequest } from '../../api/v2.ts';
 
 /**
@@ -156,7 +157,7 @@ class Parser {
     let capacity = shape ? shape.reduce((a, b) => a * b, 1) : 0;
     const most = (end - i + 1) >> 1; // "0," per value at the least
     if (!(capacity > 0 && capacity <= most)) capacity = most;
-    let values = new Float32Array(capacity);
+    let values = allocate(capacity);
     let n = 0;
     let depth = 1;
     let deepest = 1;
@@ -358,6 +359,34 @@ class Parser {
     while (i < s.length && isSpace(s[i]!)) i++;
     this.i = i;
   }
+}
+
+/**
+ * Small tensors (a digit or a few) come from a shared slab rather than each from its own
+ * ArrayBuffer: V8 tracks and sweeps every ArrayBuffer on its GC threads, and thousands of 3 KB ones
+ * a second cost more than parsing them. The slab is marked untransferable, so the inference pool
+ * copies such a tensor into its batch (as it does any tensor batched with others) instead of
+ * moving a buffer other requests share. Large tensors get their own buffer, which can move.
+ */
+const SLAB_FLOATS = 64 * 1024;
+let slab = newSlab();
+let slabUsed = 0;
+
+function newSlab(): Float32Array {
+  const fresh = new Float32Array(SLAB_FLOATS);
+  markAsUntransferable(fresh.buffer);
+  return fresh;
+}
+
+function allocate(floats: number): Float32Array {
+  if (floats > SLAB_FLOATS / 16) return new Float32Array(floats);
+  if (slabUsed + floats > SLAB_FLOATS) {
+    slab = newSlab();
+    slabUsed = 0;
+  }
+  const view = slab.subarray(slabUsed, slabUsed + floats);
+  slabUsed += floats;
+  return view;
 }
 
 /** The unsigned JSON number between `start` and `end`, read by Number() (exact, slower). */

@@ -38,10 +38,11 @@ interface Item {
 
 /**
  * The dynamic batcher: requests from every caller join one queue; a batch leaves when it is full
- * (`maxBatchSize` images), when its oldest request has waited `maxDelayMs`, or at once when no
- * batch is running at all; and only while a worker is free, so under load the queue itself forms
- * large batches. Each request's images are
- * kept contiguous and in order, so every caller gets exactly its own rows back.
+ * (`maxBatchSize` images), when its oldest request has waited `maxDelayMs`, or, when no batch is
+ * running at all, at the end of the event loop's turn (so the requests read from the sockets in
+ * that turn leave together, not the first alone); and only while a worker is free, so under load
+ * the queue itself forms large batches. Each request's images are kept contiguous and in order,
+ * so every caller gets exactly its own rows back.
  */
 export class Batcher {
   private readonly queue: Item[] = [];
@@ -95,7 +96,7 @@ export class Batcher {
       );
       this.queued += n;
     }
-    this.pump();
+    this.schedulePump();
     if (parts.length === 1) return parts[0]!;
     return Promise.all(parts).then((outputs) => {
       const all = new Float32Array(count * outputSize);
@@ -121,13 +122,25 @@ export class Batcher {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  private pumpScheduled = false;
+
+  /** Pumps once the event loop has read every request that arrived with this one. */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
   private pump(): void {
     const { maxBatchSize, maxDelayMs, concurrency } = this.options;
     while (this.queue.length > 0 && this.running < concurrency) {
       const waited = performance.now() - this.queue[0]!.enqueuedAt;
       // Waiting for company only pays while another batch is running: with every worker idle, a
-      // lone request goes at once (no added latency at low load); under load, batches fill while
-      // workers are busy. A closing batcher flushes at once: nobody else is coming.
+      // lone request goes within the turn (no added latency at low load); under load, batches
+      // fill while workers are busy. A closing batcher flushes at once: nobody else is coming.
       const worthWaiting = this.running > 0 && !this.closed;
       if (this.queued < maxBatchSize && waited < maxDelayMs && worthWaiting) {
         if (!this.timer) {
@@ -178,7 +191,8 @@ export class Batcher {
         ({ output, inferenceMs }) => {
           let row = 0;
           for (const item of items) {
-            item.resolve(output.slice(row * outputSize, (row + item.count) * outputSize));
+            // Views of the batch's one output buffer, not copies: one allocation per batch.
+            item.resolve(output.subarray(row * outputSize, (row + item.count) * outputSize));
             row += item.count;
           }
           this.onBatch({ size: count, waitMs, inferenceMs });

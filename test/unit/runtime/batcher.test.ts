@@ -37,6 +37,9 @@ const options = (o: Partial<BatcherOptions> = {}): BatcherOptions => ({
   ...o,
 });
 
+/** One turn of the event loop: what was submitted before it has been sent. */
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
 /** `count` images; every value of row k is `id*1000 + k`, so each row is recognisable. */
 const images = (id: number, count: number) =>
   Float32Array.from({ length: count * IN }, (_, i) => id * 1000 + Math.floor(i / IN));
@@ -110,6 +113,7 @@ describe('Batcher', () => {
     };
     const batcher = new Batcher(run, options({ maxBatchSize: 4, maxDelayMs: 60, concurrency: 3 }));
     const busy = batcher.submit(images(1, 1), 1); // occupies one worker for 300 ms
+    await tick();
     const loneAt = performance.now();
     const lone = batcher.submit(images(2, 1), 1);
     await lone;
@@ -117,10 +121,18 @@ describe('Batcher', () => {
 
     const slow = new Batcher(run, options({ maxBatchSize: 4, maxDelayMs: 5_000, concurrency: 2 }));
     const first = slow.submit(images(3, 1), 1);
+    await tick();
     const fullAt = performance.now();
     await slow.submit(images(4, 4), 4);
     expect(starts[3]! - fullAt).toBeLessThan(2_500);
     await Promise.all([busy, first]);
+  });
+
+  it('sends what arrives in one turn of the event loop as one batch, even with every worker idle', async () => {
+    const model = fakeModel();
+    const batcher = new Batcher(model.run, options({ maxBatchSize: 16, maxDelayMs: 0, concurrency: 2 }));
+    await Promise.all(Array.from({ length: 10 }, (_, id) => batcher.submit(images(id, 1), 1)));
+    expect(model.batches).toEqual([10]);
   });
 
   it('never runs more batches at once than its concurrency', async () => {
@@ -134,6 +146,7 @@ describe('Batcher', () => {
     const model = fakeModel(20);
     const batcher = new Batcher(model.run, options({ maxBatchSize: 2, maxDelayMs: 0, queueLimit: 4 }));
     const first = batcher.submit(images(0, 2), 2); // dispatched at once
+    await tick();
     const queued = [batcher.submit(images(1, 2), 2), batcher.submit(images(2, 2), 2)];
     expect(batcher.queuedImages).toBe(4);
     await expect(batcher.submit(images(3, 1), 1)).rejects.toBeInstanceOf(OverloadedError);
@@ -162,6 +175,7 @@ describe('Batcher', () => {
     const model = fakeModel(50);
     const batcher = new Batcher(model.run, options({ maxDelayMs: 60_000, concurrency: 2 }));
     const running = batcher.submit(images(1, 1), 1);
+    await tick();
     const waiting = batcher.submit(images(2, 1), 1); // would wait a minute for company
     expect(batcher.queuedImages).toBe(1);
     const started = performance.now();
