@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { inferenceJobControllerWith } from '../../../src/operator/inferencejob/controller.ts';
-import { Operator } from '../../../src/operator/manager.ts';
 import { modelDeploymentController } from '../../../src/operator/modeldeployment/controller.ts';
-import { testKubeConfig, testKubeconfigPath, useTestNamespace } from '../../support/kube.ts';
+import { testKubeconfigPath } from '../../support/kube.ts';
 import {
   conditionsOf,
   type Json,
@@ -10,8 +9,8 @@ import {
   kubectlApply,
   kubectlJson,
   modelDeployment,
-  testPredictor,
   until,
+  useTestOperator,
 } from '../operator/support.ts';
 
 // An InferenceJob never takes over a Job or a -preview Service of its name that it does not
@@ -19,13 +18,16 @@ import {
 // written to the object, nothing else is created (no runner Job beside a foreign Service, no
 // Service beside a foreign Job), and the job carries on once the object is gone.
 // A ResourceQuota of one pod (the predictor's) keeps kwok from "running" runner pods.
-const namespace = useTestNamespace('ij-children');
-let kubeconfig: string;
-let operator: Operator;
+const { namespace } = useTestOperator('ij-children', {
+  setups: [
+    modelDeploymentController,
+    inferenceJobControllerWith({ runnerAccess: { kind: 'url', template: 'http://127.0.0.1:9' } }),
+  ],
+});
+const kubeconfig = testKubeconfigPath;
 
 beforeAll(async () => {
-  kubeconfig = testKubeconfigPath();
-  await kubectlApply(kubeconfig, [
+  await kubectlApply(kubeconfig(), [
     {
       apiVersion: 'v1',
       kind: 'ResourceQuota',
@@ -34,15 +36,7 @@ beforeAll(async () => {
     },
     modelDeployment('mnist', namespace()),
   ]);
-  operator = new Operator(
-    { kubeConfig: testKubeConfig(), namespaces: [namespace()], predictor: testPredictor },
-    [
-      modelDeploymentController,
-      inferenceJobControllerWith({ runnerAccess: { kind: 'url', template: 'http://127.0.0.1:9' } }),
-    ],
-  );
-  await operator.start();
-  await kubectl(kubeconfig, [
+  await kubectl(kubeconfig(), [
     'wait',
     '-n',
     namespace(),
@@ -51,12 +45,9 @@ beforeAll(async () => {
     '--timeout=60s',
   ]);
 });
-afterAll(async () => {
-  await operator?.stop();
-});
 
 const get = (kind: string, name: string): Promise<Json> =>
-  kubectlJson(kubeconfig, ['get', '-n', namespace(), kind, name]);
+  kubectlJson(kubeconfig(), ['get', '-n', namespace(), kind, name]);
 
 const inferenceJob = (name: string) => ({
   apiVersion: 'kinfer.dev/v1alpha1',
@@ -89,9 +80,9 @@ describe('children of an InferenceJob', () => {
     ['Job', 'job', 'taken-job', 'taken-job', foreignJob],
     ['Service', 'service', 'taken-svc', 'taken-svc-preview', foreignService],
   ])('never takes over a %s it does not control', async (kind, resource, job, child, make) => {
-    await kubectlApply(kubeconfig, [make(child)]);
+    await kubectlApply(kubeconfig(), [make(child)]);
     const theirs = await get(resource, child);
-    await kubectlApply(kubeconfig, [inferenceJob(job)]);
+    await kubectlApply(kubeconfig(), [inferenceJob(job)]);
     const ij = await until('a ChildConflict condition', async () => {
       const ij = await get('inferencejob', job);
       return conditionsOf(ij).Ready?.reason === 'ChildConflict' ? ij : undefined;
@@ -105,9 +96,9 @@ describe('children of an InferenceJob', () => {
     expect(still.metadata.ownerReferences).toBeUndefined();
     // Nothing is created while a child's name is taken: neither the runner Job nor its Service.
     const other = kind === 'Service' ? ['job', job] : ['service', `${job}-preview`];
-    await expect(kubectl(kubeconfig, ['get', '-n', namespace(), ...other])).rejects.toThrow(/NotFound/);
+    await expect(kubectl(kubeconfig(), ['get', '-n', namespace(), ...other])).rejects.toThrow(/NotFound/);
 
-    await kubectl(kubeconfig, ['delete', '-n', namespace(), resource, child, '--wait=true']);
+    await kubectl(kubeconfig(), ['delete', '-n', namespace(), resource, child, '--wait=true']);
     const ours = await until(`the ${kind} to be the InferenceJob's`, async () => {
       const object = await get(resource, child);
       return object.metadata.ownerReferences?.[0]?.uid === ij.metadata.uid ? object : undefined;

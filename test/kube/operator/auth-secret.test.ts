@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Operator } from '../../../src/operator/manager.ts';
-import { testKubeConfig, testKubeconfigPath, useTestNamespace } from '../../support/kube.ts';
+import { describe, expect, it } from 'vitest';
+import { testKubeconfigPath } from '../../support/kube.ts';
 import {
   conditionsOf,
   type Json,
@@ -8,26 +7,17 @@ import {
   kubectlApply,
   kubectlJson,
   modelDeployment,
-  startOperator,
   until,
+  useTestOperator,
 } from './support.ts';
 
 // A missing auth Secret leaves the predictor pod in ContainerCreating; only the kubelet's
 // FailedMount Event says why. kwok's fake kubelet mounts nothing, so this test plays the kubelet:
 // it writes the pod's waiting status and the Event through the API, as a kubelet would.
-const namespace = useTestNamespace('op-auth');
-let operator: Operator;
-let kubeconfig: string;
+const { namespace } = useTestOperator('op-auth');
+const kubeconfig = testKubeconfigPath;
 
-beforeAll(async () => {
-  kubeconfig = testKubeconfigPath();
-  operator = await startOperator(testKubeConfig(), { namespaces: [namespace()] });
-});
-afterAll(async () => {
-  await operator?.stop();
-});
-
-const getMd = () => kubectlJson(kubeconfig, ['get', '-n', namespace(), 'md/guarded']);
+const getMd = () => kubectlJson(kubeconfig(), ['get', '-n', namespace(), 'md/guarded']);
 const kubeletMessage = 'MountVolume.SetUp failed for volume "auth-token" : secret "no-such-token" not found';
 
 function failedMountEvent(pod: Json, count: number): object {
@@ -55,11 +45,11 @@ function failedMountEvent(pod: Json, count: number): object {
 
 describe('a ModelDeployment whose auth Secret cannot be mounted', () => {
   it('is Degraded (AuthSecretMissing) with the kubelet’s message, and recovers once the Secret exists', async () => {
-    await kubectlApply(kubeconfig, [
+    await kubectlApply(kubeconfig(), [
       modelDeployment('guarded', namespace(), { server: { authSecretRef: { name: 'no-such-token' } } }),
     ]);
     // The fake kubelet runs the pod to Ready; a real one would leave it waiting for its volume.
-    await kubectl(kubeconfig, [
+    await kubectl(kubeconfig(), [
       'wait',
       '-n',
       namespace(),
@@ -67,7 +57,7 @@ describe('a ModelDeployment whose auth Secret cannot be mounted', () => {
       'md/guarded',
       '--timeout=60s',
     ]);
-    const pods = await kubectlJson(kubeconfig, [
+    const pods = await kubectlJson(kubeconfig(), [
       'get',
       'pods',
       '-n',
@@ -76,7 +66,7 @@ describe('a ModelDeployment whose auth Secret cannot be mounted', () => {
       'app.kubernetes.io/instance=guarded',
     ]);
     const pod = pods.items[0];
-    await kubectl(kubeconfig, [
+    await kubectl(kubeconfig(), [
       'patch',
       '-n',
       namespace(),
@@ -106,7 +96,7 @@ describe('a ModelDeployment whose auth Secret cannot be mounted', () => {
         },
       }),
     ]);
-    await kubectlApply(kubeconfig, [failedMountEvent(pod, 1)]);
+    await kubectlApply(kubeconfig(), [failedMountEvent(pod, 1)]);
 
     const degraded = await until('Degraded=True AuthSecretMissing', async () => {
       const md = await getMd();
@@ -124,12 +114,12 @@ describe('a ModelDeployment whose auth Secret cannot be mounted', () => {
     expect(conditions.Stalled).toMatchObject({ status: 'True', reason: 'AuthSecretMissing' });
 
     // The kubelet retries and bumps the Event's count: the status says the same, so no write.
-    await kubectlApply(kubeconfig, [failedMountEvent(pod, 2)]);
+    await kubectlApply(kubeconfig(), [failedMountEvent(pod, 2)]);
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     expect((await getMd()).metadata.resourceVersion).toBe(degraded.metadata.resourceVersion);
 
     // The user creates the Secret; the kubelet mounts it, and the Event goes (here: deleted).
-    await kubectl(kubeconfig, [
+    await kubectl(kubeconfig(), [
       'create',
       'secret',
       'generic',
@@ -138,7 +128,7 @@ describe('a ModelDeployment whose auth Secret cannot be mounted', () => {
       namespace(),
       '--from-literal=token=s3cret',
     ]);
-    await kubectl(kubeconfig, ['delete', 'event', '-n', namespace(), `${pod.metadata.name}.failedmount`]);
+    await kubectl(kubeconfig(), ['delete', 'event', '-n', namespace(), `${pod.metadata.name}.failedmount`]);
     const recovered = await until('Degraded=False', async () => {
       const md = await getMd();
       return conditionsOf(md).Degraded?.status === 'False' ? md : undefined;

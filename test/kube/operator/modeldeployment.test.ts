@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KubeClient } from '../../../src/kube/client.ts';
 import { Informer } from '../../../src/kube/informer.ts';
 import { ModelDeployments } from '../../../src/kube/resources.ts';
-import type { Operator } from '../../../src/operator/manager.ts';
-import { testKubeConfig, testKubeconfigPath, useTestNamespace } from '../../support/kube.ts';
+import { testKubeConfig, testKubeconfigPath } from '../../support/kube.ts';
 import {
   conditionsOf,
   type Json,
@@ -11,24 +10,15 @@ import {
   kubectlApply,
   kubectlJson,
   modelDeployment,
-  startOperator,
   until,
+  useTestOperator,
 } from './support.ts';
 
 // The operator runs in this process against the shared control plane; kwok's fake kubelet runs the
 // predictor pods to Running+Ready. Where a test needs a failing pod, it writes the pod's status the
 // way a kubelet would (the fake kubelet's job, not a mock of the API).
-const namespace = useTestNamespace('op-md');
-let operator: Operator;
-let kubeconfig: string;
-
-beforeAll(async () => {
-  kubeconfig = testKubeconfigPath();
-  operator = await startOperator(testKubeConfig(), { namespaces: [namespace()] });
-});
-afterAll(async () => {
-  await operator?.stop();
-});
+const { namespace } = useTestOperator('op-md');
+const kubeconfig = testKubeconfigPath;
 
 describe('ModelDeployment reconciler on a real control plane', () => {
   it('makes the sample Ready (kubectl wait) with endpoints, owned children and observedGeneration', async () => {
@@ -41,7 +31,7 @@ describe('ModelDeployment reconciler on a real control plane', () => {
     });
     watcher.start();
     await watcher.waitForSync();
-    await kubectl(kubeconfig, [
+    await kubectl(kubeconfig(), [
       'apply',
       '--server-side',
       '-n',
@@ -49,7 +39,7 @@ describe('ModelDeployment reconciler on a real control plane', () => {
       '-f',
       'config/samples/kinfer_v1alpha1_modeldeployment_minimal.yaml',
     ]);
-    await kubectl(kubeconfig, [
+    await kubectl(kubeconfig(), [
       'wait',
       '-n',
       namespace(),
@@ -68,7 +58,7 @@ describe('ModelDeployment reconciler on a real control plane', () => {
       ['Reconciling', 'True'],
       ['Stalled', 'False'],
     ]);
-    const md = await kubectlJson(kubeconfig, ['get', '-n', namespace(), 'md/mnist']);
+    const md = await kubectlJson(kubeconfig(), ['get', '-n', namespace(), 'md/mnist']);
     const conditions = conditionsOf(md);
     expect(conditions.Ready.status).toBe('True');
     expect(conditions.Progressing.status).toBe('False');
@@ -90,7 +80,7 @@ describe('ModelDeployment reconciler on a real control plane', () => {
       },
     });
     for (const kind of ['deployment', 'service']) {
-      const child = await kubectlJson(kubeconfig, [
+      const child = await kubectlJson(kubeconfig(), [
         'get',
         '-n',
         namespace(),
@@ -108,7 +98,7 @@ describe('ModelDeployment reconciler on a real control plane', () => {
       ]);
       expect(child.metadata.managedFields.map((f: Json) => f.manager)).toContain('kinfer-operator');
     }
-    const events = await kubectlJson(kubeconfig, [
+    const events = await kubectlJson(kubeconfig(), [
       'get',
       'events',
       '-n',
@@ -120,13 +110,13 @@ describe('ModelDeployment reconciler on a real control plane', () => {
   });
 
   it('scales through the scale subresource (kubectl scale)', async () => {
-    await kubectl(kubeconfig, ['scale', '-n', namespace(), 'md/mnist', '--replicas=3']);
+    await kubectl(kubeconfig(), ['scale', '-n', namespace(), 'md/mnist', '--replicas=3']);
     await until('the Deployment to want 3 replicas', async () => {
-      const deployment = await kubectlJson(kubeconfig, ['get', '-n', namespace(), 'deployment', 'mnist']);
+      const deployment = await kubectlJson(kubeconfig(), ['get', '-n', namespace(), 'deployment', 'mnist']);
       return deployment.spec.replicas === 3;
     });
     const md = await until('the ModelDeployment to be Ready with 3 replicas', async () => {
-      const md = await kubectlJson(kubeconfig, ['get', '-n', namespace(), 'md/mnist']);
+      const md = await kubectlJson(kubeconfig(), ['get', '-n', namespace(), 'md/mnist']);
       return md.status?.readyReplicas === 3 &&
         md.status.observedGeneration === md.metadata.generation &&
         conditionsOf(md).Ready?.status === 'True'
@@ -135,21 +125,21 @@ describe('ModelDeployment reconciler on a real control plane', () => {
     });
     expect(md.status.replicas).toBe(3);
     const scalePath = `/apis/kinfer.dev/v1alpha1/namespaces/${namespace()}/modeldeployments/mnist/scale`;
-    const scale = JSON.parse(await kubectl(kubeconfig, ['get', '--raw', scalePath]));
+    const scale = JSON.parse(await kubectl(kubeconfig(), ['get', '--raw', scalePath]));
     expect(scale.status).toMatchObject({ replicas: 3, selector: md.status.selector });
   });
 
   it('restores children deleted or edited by hand', async () => {
-    const before = await kubectlJson(kubeconfig, ['get', '-n', namespace(), 'deployment', 'mnist']);
-    await kubectl(kubeconfig, ['delete', '-n', namespace(), 'deployment', 'mnist', '--wait=false']);
-    await kubectl(kubeconfig, ['delete', '-n', namespace(), 'service', 'mnist', '--wait=false']);
+    const before = await kubectlJson(kubeconfig(), ['get', '-n', namespace(), 'deployment', 'mnist']);
+    await kubectl(kubeconfig(), ['delete', '-n', namespace(), 'deployment', 'mnist', '--wait=false']);
+    await kubectl(kubeconfig(), ['delete', '-n', namespace(), 'service', 'mnist', '--wait=false']);
     await until('the Deployment and Service to come back', async () => {
-      const deployment = await kubectlJson(kubeconfig, ['get', '-n', namespace(), 'deployment', 'mnist']);
-      await kubectlJson(kubeconfig, ['get', '-n', namespace(), 'service', 'mnist']);
+      const deployment = await kubectlJson(kubeconfig(), ['get', '-n', namespace(), 'deployment', 'mnist']);
+      await kubectlJson(kubeconfig(), ['get', '-n', namespace(), 'service', 'mnist']);
       return deployment.metadata.uid !== before.metadata.uid && !deployment.metadata.deletionTimestamp;
     });
     // An edit of a field the operator owns is reverted (server-side apply with force).
-    await kubectl(kubeconfig, [
+    await kubectl(kubeconfig(), [
       'patch',
       '-n',
       namespace(),
@@ -160,10 +150,10 @@ describe('ModelDeployment reconciler on a real control plane', () => {
       '[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"someone/else:1"}]',
     ]);
     await until('the image edit to be reverted', async () => {
-      const deployment = await kubectlJson(kubeconfig, ['get', '-n', namespace(), 'deployment', 'mnist']);
+      const deployment = await kubectlJson(kubeconfig(), ['get', '-n', namespace(), 'deployment', 'mnist']);
       return deployment.spec.template.spec.containers[0].image === 'kinfer:test';
     });
-    await kubectl(kubeconfig, [
+    await kubectl(kubeconfig(), [
       'wait',
       '-n',
       namespace(),
@@ -174,8 +164,8 @@ describe('ModelDeployment reconciler on a real control plane', () => {
   });
 
   it('reports a failing pod as Degraded with the pod’s own reason and message', async () => {
-    await kubectlApply(kubeconfig, [modelDeployment('broken', namespace())]);
-    await kubectl(kubeconfig, [
+    await kubectlApply(kubeconfig(), [modelDeployment('broken', namespace())]);
+    await kubectl(kubeconfig(), [
       'wait',
       '-n',
       namespace(),
@@ -183,7 +173,7 @@ describe('ModelDeployment reconciler on a real control plane', () => {
       'md/broken',
       '--timeout=60s',
     ]);
-    const pods = await kubectlJson(kubeconfig, [
+    const pods = await kubectlJson(kubeconfig(), [
       'get',
       'pods',
       '-n',
@@ -226,7 +216,7 @@ describe('ModelDeployment reconciler on a real control plane', () => {
         ],
       },
     };
-    await kubectl(kubeconfig, [
+    await kubectl(kubeconfig(), [
       'patch',
       '-n',
       namespace(),
@@ -238,7 +228,7 @@ describe('ModelDeployment reconciler on a real control plane', () => {
       JSON.stringify(status),
     ]);
     const md = await until('Degraded=True', async () => {
-      const md = await kubectlJson(kubeconfig, ['get', '-n', namespace(), 'md/broken']);
+      const md = await kubectlJson(kubeconfig(), ['get', '-n', namespace(), 'md/broken']);
       return conditionsOf(md).Degraded?.status === 'True' ? md : undefined;
     });
     const conditions = conditionsOf(md);
@@ -249,7 +239,7 @@ describe('ModelDeployment reconciler on a real control plane', () => {
     // kstatus reads Stalled=True as Failed.
     expect(conditions.Stalled).toMatchObject({ status: 'True', reason: 'ModelLoadFailed' });
     expect(conditions.Reconciling.status).toBe('False');
-    const events = await kubectlJson(kubeconfig, [
+    const events = await kubectlJson(kubeconfig(), [
       'get',
       'events',
       '-n',
@@ -261,13 +251,13 @@ describe('ModelDeployment reconciler on a real control plane', () => {
   });
 
   it('reports a spec it cannot honour yet (missing ConfigMap) in Degraded, naming the field', async () => {
-    await kubectlApply(kubeconfig, [
+    await kubectlApply(kubeconfig(), [
       modelDeployment('from-cm', namespace(), {
         model: { name: 'digits', source: { configMap: { name: 'no-such-model', key: 'model.onnx' } } },
       }),
     ]);
     const md = await until('Degraded=True', async () => {
-      const md = await kubectlJson(kubeconfig, ['get', '-n', namespace(), 'md/from-cm']);
+      const md = await kubectlJson(kubeconfig(), ['get', '-n', namespace(), 'md/from-cm']);
       return conditionsOf(md).Degraded?.status === 'True' ? md : undefined;
     });
     expect(conditionsOf(md).Degraded.reason).toBe('ModelConfigMapNotFound');
@@ -276,11 +266,11 @@ describe('ModelDeployment reconciler on a real control plane', () => {
   });
 
   it('leaves deletion to garbage collection: the children go with the ModelDeployment', async () => {
-    await kubectl(kubeconfig, ['delete', '-n', namespace(), 'md/mnist', '--wait=true', '--timeout=30s']);
+    await kubectl(kubeconfig(), ['delete', '-n', namespace(), 'md/mnist', '--wait=true', '--timeout=30s']);
     await until(
       'the Deployment and Service to be garbage-collected',
       async () => {
-        const deployments = await kubectlJson(kubeconfig, [
+        const deployments = await kubectlJson(kubeconfig(), [
           'get',
           'deployments',
           '-n',
@@ -288,7 +278,7 @@ describe('ModelDeployment reconciler on a real control plane', () => {
           '-l',
           'app.kubernetes.io/instance=mnist',
         ]);
-        const services = await kubectlJson(kubeconfig, [
+        const services = await kubectlJson(kubeconfig(), [
           'get',
           'services',
           '-n',

@@ -7,7 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll } from 'vitest';
 import { KubeClient } from '../../../src/kube/client.ts';
 import { controllers } from '../../../src/operator/controllers.ts';
-import { Operator, type OperatorOptions } from '../../../src/operator/manager.ts';
+import { type ControllerSetup, Operator, type OperatorOptions } from '../../../src/operator/manager.ts';
 import { defaultPredictorConfig } from '../../../src/operator/modeldeployment/desired.ts';
 import { testKubeConfig, useTestNamespace } from '../../support/kube.ts';
 
@@ -69,14 +69,18 @@ export function modelDeployment(name: string, namespace: string, spec: Record<st
 
 export const testPredictor = { ...defaultPredictorConfig, image: 'kinfer:test' };
 
+/** What a test may set of the operator it starts; `setups` defaults to every controller. */
+export type TestOperatorOptions = Partial<OperatorOptions> & { setups?: ControllerSetup[] };
+
 /** The operator in this process, limited to the test's namespaces, health/metrics on a free port. */
 export async function startOperator(
   kubeConfig: KubeConfig,
-  options: Partial<OperatorOptions> & { namespaces: string[] },
+  options: TestOperatorOptions & { namespaces: string[] },
 ): Promise<Operator> {
+  const { setups = controllers, ...rest } = options;
   const operator = new Operator(
-    { kubeConfig, metricsPort: 0, metricsHost: '127.0.0.1', predictor: testPredictor, ...options },
-    controllers,
+    { kubeConfig, metricsPort: 0, metricsHost: '127.0.0.1', predictor: testPredictor, ...rest },
+    setups,
   );
   await operator.start();
   return operator;
@@ -88,7 +92,7 @@ export async function startOperator(
  */
 export function useTestOperator(
   prefix: string,
-  options: Omit<Partial<OperatorOptions>, 'namespaces'> = {},
+  options: Omit<TestOperatorOptions, 'namespaces'> = {},
 ): { namespace: () => string; operator: () => Operator } {
   const namespace = useTestNamespace(prefix);
   let operator: Operator | undefined;
