@@ -208,12 +208,19 @@ describe('InferenceJob reconciler on a real control plane', () => {
     await watching;
     watchClient.close();
     const gaps = writes.slice(1).map((at, i) => at - writes[i]!);
+    const sorted = [...gaps].sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)]!;
     console.log(
-      `status writes of digits: ${writes.length}, smallest gap ${Math.round(Math.min(...gaps))} ms`,
+      `status writes of digits: ${writes.length}, smallest gap ${Math.round(sorted[0]!)} ms, median ${Math.round(median)} ms`,
     );
     expect(writes.length).toBeGreaterThanOrEqual(3);
-    // At most one write every 2 s per job (watch delivery adds jitter, hence 1.5 s).
-    expect(Math.min(...gaps)).toBeGreaterThan(1500);
+    // At most one write every 2 s per job. The limiter spaces the operator's decisions; each write
+    // is seen here later by its request's and the watch's latency, which on a loaded machine moves
+    // one gap by hundreds of ms (1,435 ms was seen). So: the typical gap is the interval, and no
+    // two writes come within 1 s (without the limiter each write's own watch event would trigger
+    // the next one, tens of ms apart).
+    expect(median).toBeGreaterThan(1800);
+    expect(sorted[0]).toBeGreaterThan(1000);
 
     // Outside the cluster the operator can go through the apiserver's service proxy: the path is
     // right (the apiserver finds the Service) though nothing can serve it here (no pod endpoints).
