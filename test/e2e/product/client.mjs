@@ -175,11 +175,19 @@ async function load() {
       await sleep(40);
     }
   };
-  const ws = { answered: 0, wrong: 0, resubmitted: 0, closeCodes: {}, errors: [] };
+  const ws = { answered: 0, wrong: 0, resubmitted: 0, closeCodes: {}, failedConnects: {}, errors: [] };
   const wsLoop = async () => {
     const session = drawingClient({ url, token, reconnect: { initialDelayMs: 100, maxDelayMs: 1000 } });
+    // Closes of sessions that had started (welcome received) apart from connection attempts that
+    // never became one (e.g. a reconnect reaching a pod that is already going away).
+    let welcomed = false;
+    session.on('open', () => {
+      welcomed = true;
+    });
     session.on('close', ({ code }) => {
-      ws.closeCodes[code] = (ws.closeCodes[code] ?? 0) + 1;
+      const counts = welcomed ? ws.closeCodes : ws.failedConnects;
+      counts[code] = (counts[code] ?? 0) + 1;
+      welcomed = false;
     });
     const opened = () =>
       session.state === 'open' ? Promise.resolve() : new Promise((resolve) => session.once('open', resolve));

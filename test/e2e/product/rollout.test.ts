@@ -22,6 +22,7 @@ interface LoadResult {
     wrong: number;
     resubmitted: number;
     closeCodes: Record<string, number>;
+    failedConnects: Record<string, number>;
     errors: string[];
   };
 }
@@ -164,7 +165,7 @@ describe('rollouts under load on the real node', () => {
     const result = await clientResult<LoadResult>(namespace(), 'load');
     process.stderr.write(`e2e rollout: Ready per status write: ${readySeen.join('; ')}\n`);
     process.stderr.write(
-      `e2e rollout: ${timings.join(', ')}; ${result.rest.ok + result.rest.failed} V2 requests in ${result.durationMs} ms (${result.rest.perSecond}/s), ${result.rest.failed} failed, ${result.rest.retried} retried once; /ws ${result.ws.answered} drawings answered, ${result.ws.resubmitted} resubmitted, closes ${JSON.stringify(result.ws.closeCodes)}\n`,
+      `e2e rollout: ${timings.join(', ')}; ${result.rest.ok + result.rest.failed} V2 requests in ${result.durationMs} ms (${result.rest.perSecond}/s), ${result.rest.failed} failed, ${result.rest.retried} retried once; /ws ${result.ws.answered} drawings answered, ${result.ws.resubmitted} resubmitted, closes of started sessions ${JSON.stringify(result.ws.closeCodes)}, connection attempts that never started ${JSON.stringify(result.ws.failedConnects)}\n`,
     );
     expect(result.rest.errors).toEqual([]);
     expect(result.rest.failed).toBe(0);
