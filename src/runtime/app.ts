@@ -148,6 +148,7 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
   await app.register(healthRoutes, { predictor, draining: () => app.lifecycle.draining });
   await app.register(v2Routes, {
     predictor,
+    maxJsonDepth: config.maxJsonDepth,
     maxBatch: config.maxV2Batch,
     serverVersion: version,
     batching: config,

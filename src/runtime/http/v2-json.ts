@@ -41,10 +41,13 @@ const TWO_53 = 2 ** 53;
 /** 2^-45: some hundred times the relative error of a 19-digit mantissa read in doubles. */
 const MARGIN = 2 ** -45;
 
-/** The request, or undefined when it is not on the fast path (see above). */
-export function parseV2Json(body: Uint8Array): FastV2Request | undefined {
+/**
+ * The request, or undefined when it is not on the fast path (see above). A body nesting deeper
+ * than `maxJsonDepth` is left at once to the general path, which refuses it.
+ */
+export function parseV2Json(body: Uint8Array, maxJsonDepth = 64): FastV2Request | undefined {
   try {
-    return new Parser(body).request();
+    return new Parser(body, maxJsonDepth).request();
   } catch (error) {
     if (error === BAIL) return undefined;
     throw error;
@@ -61,7 +64,10 @@ const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0
 class Parser {
   private i = 0;
 
-  constructor(private readonly s: Uint8Array) {}
+  constructor(
+    private readonly s: Uint8Array,
+    private readonly maxJsonDepth: number,
+  ) {}
 
   request(): FastV2Request {
     const request: Partial<V2InferRequest> = {};
@@ -157,6 +163,8 @@ class Parser {
     let capacity = shape ? shape.reduce((a, b) => a * b, 1) : 0;
     const most = (end - i + 1) >> 1; // "0," per value at the least
     if (!(capacity > 0 && capacity <= most)) capacity = most;
+    // The data array nests in the body's object, its inputs array and the input's object.
+    const maxDepth = this.maxJsonDepth - 3;
     let values = allocate(capacity);
     let n = 0;
     let depth = 1;
@@ -178,7 +186,10 @@ class Parser {
       }
       if (c === OPEN_ARRAY) {
         i++;
-        if (++depth > deepest) deepest = depth;
+        if (++depth > deepest) {
+          if (depth > maxDepth) throw BAIL;
+          deepest = depth;
+        }
         first = true;
         continue;
       }

@@ -16,6 +16,7 @@ import {
 } from '../../api/v2.ts';
 import { InvalidInputError, ModelNotFoundError, NotReadyError } from '../errors.ts';
 import type { ModelSignature, ServingPredictor } from '../inference/predictor.ts';
+import { jsonBodyParser } from './json-body.ts';
 import { errorResponse } from './openapi.ts';
 import { checkTensorData, flattenTensorData } from './tensor.ts';
 import { binaryResponse, fp32FromBytes, inferenceHeaderLength, splitBinaryBody } from './v2-binary.ts';
@@ -27,6 +28,8 @@ export interface V2Options {
   /** Most images one infer request may carry (split across batches by the batcher). */
   maxBatch: number;
   serverVersion: string;
+  /** JSON bodies nesting deeper than this are refused before they are parsed (json-body.ts). */
+  maxJsonDepth: number;
   /** The batcher's settings, for the model configuration. */
   batching: { maxBatchSize: number; maxDelayMs: number };
 }
@@ -58,7 +61,7 @@ const errors = { 503: errorResponse('the model is not loaded yet (or failed to l
 /** The Open Inference Protocol (KServe V2) REST endpoints. */
 export async function v2Routes(
   app: FastifyInstance,
-  { predictor, maxBatch, serverVersion, batching }: V2Options,
+  { predictor, maxBatch, serverVersion, batching, maxJsonDepth }: V2Options,
 ): Promise<void> {
   const readySignature = (): ModelSignature => {
     if (!predictor.ready || !predictor.signature) throw new NotReadyError(predictor.loadError);
@@ -75,11 +78,11 @@ export async function v2Routes(
   // content type, so on these routes every non-JSON body is read raw and split by the handler.
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   // JSON bodies: the common well-formed request read in one pass (v2-json.ts), anything else by
-  // fastify's own parser as on every other route (same errors, same prototype-poisoning checks).
-  const generalJson = app.getDefaultJsonParser('error', 'error');
+  // the app's own JSON parser as on every other route (same errors: depth, prototype poisoning).
+  const generalJson = jsonBodyParser(app, maxJsonDepth);
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    const fast = parseV2Json(body as Buffer);
+    const fast = parseV2Json(body as Buffer, maxJsonDepth);
     if (fast) done(null, fast);
     else generalJson(request, (body as Buffer).toString('utf8'), done);
   });

@@ -159,6 +159,13 @@ describe('parseV2Json (the JSON fast path)', () => {
     }
   });
 
+  it('leaves a body nesting deeper than maxJsonDepth to the general path, which refuses it', () => {
+    const nested = (levels: number) => body(JSON.parse(`${'['.repeat(levels)}0${']'.repeat(levels)}`));
+    expect(parseV2Json(nested(61))?.data[0]?.depth).toBe(61); // 3 levels above it: the body, inputs, the input
+    expect(parseV2Json(nested(62))).toBeUndefined();
+    expect(parseBytes(Buffer.from(nested(20)), 16)).toBeUndefined();
+  });
+
   it('never reads a body differently from the general path (mutated bodies)', () => {
     const next = random(7);
     const seeds = [
