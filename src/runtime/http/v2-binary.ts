@@ -1,3 +1,4 @@
+import type { V2InferResponse } from '../../api/v2.ts';
 import { InvalidInputError } from '../errors.ts';
 import { firstNonFinite, fp32Problem } from './tensor.ts';
 
@@ -64,4 +65,16 @@ export function binaryResponse(
     body: Buffer.concat([json, Buffer.from(tensor.buffer, tensor.byteOffset, tensor.byteLength)]),
     headerLength: json.length,
   };
+}
+
+/**
+ * A JSON response whose one output's `data` is `tensor`: the head through JSON.stringify, the
+ * numbers joined as text (each written as JSON.stringify writes a number, without an array of
+ * them in between). `response` has exactly one output, its `data` an empty array.
+ */
+export function jsonResponse(response: V2InferResponse, tensor: Float32Array): string {
+  const text = JSON.stringify(response);
+  const end = ']}]}'; // the empty data array, its output, the outputs, the response
+  if (!text.endsWith(`[${end}`)) throw new Error('jsonResponse: expected one output whose data comes last');
+  return `${text.slice(0, -end.length)}${tensor.join(',')}${end}`;
 }

@@ -3,7 +3,6 @@ import type { z } from 'zod';
 import {
   type V2InferRequest,
   V2InferRequestSchema,
-  type V2InferResponse,
   V2InferResponseSchema,
   type V2ModelConfig,
   V2ModelConfigSchema,
@@ -19,7 +18,13 @@ import type { ModelSignature, ServingPredictor } from '../inference/predictor.ts
 import { jsonBodyParser } from './json-body.ts';
 import { errorResponse } from './openapi.ts';
 import { checkTensorData, flattenTensorData } from './tensor.ts';
-import { binaryResponse, fp32FromBytes, inferenceHeaderLength, splitBinaryBody } from './v2-binary.ts';
+import {
+  binaryResponse,
+  fp32FromBytes,
+  inferenceHeaderLength,
+  jsonResponse,
+  splitBinaryBody,
+} from './v2-binary.ts';
 import { type FastTensorData, isFastV2Request, parseV2Json } from './v2-json.ts';
 import { jsonSchema, parseInput } from './zod.ts';
 
@@ -245,8 +250,11 @@ export async function v2Routes(
     };
     const binaryOutput =
       body.outputs?.[0]?.parameters?.binary_data ?? body.parameters?.binary_data_output ?? false;
-    if (!binaryOutput)
-      return { ...head, outputs: [{ ...output, data: Array.from(probabilities) }] } satisfies V2InferResponse;
+    if (!binaryOutput) {
+      return reply
+        .header('content-type', 'application/json; charset=utf-8')
+        .send(jsonResponse({ ...head, outputs: [{ ...output, data: [] }] }, probabilities));
+    }
     const answer = binaryResponse(
       { ...head, outputs: [{ ...output, parameters: { binary_data_size: probabilities.byteLength } }] },
       probabilities,

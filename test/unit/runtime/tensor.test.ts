@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBase64, toPrediction } from '../../../src/runtime/http/predict.ts';
 import { firstNonFinite, flattenTensorData } from '../../../src/runtime/http/tensor.ts';
+import { jsonResponse } from '../../../src/runtime/http/v2-binary.ts';
 
 describe('flattenTensorData', () => {
   it('reads flat and nested data alike, row-major', () => {
@@ -58,5 +59,22 @@ describe('predict helpers', () => {
     const ink = new Float32Array(784);
     ink[400] = 0.5;
     expect(toPrediction(probabilities, ink)).not.toHaveProperty('blank');
+  });
+});
+
+describe('jsonResponse', () => {
+  it('writes exactly what JSON.stringify writes with the numbers in an array', () => {
+    const values = [0, -0, 1, 0.1, 1 / 3, 1e-45, 3.4e38, 1e-7, 123456.789, -2.5e-12];
+    let seed = 3;
+    for (let i = 0; i < 990; i++) {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      values.push((seed / 0x7fffffff) * 10 ** ((seed % 40) - 20));
+    }
+    const tensor = Float32Array.from(values);
+    const head = { model_name: 'm', model_version: '1', id: 'a"b' };
+    const output = { name: 'p', datatype: 'FP32', shape: [100, 10] };
+    expect(jsonResponse({ ...head, outputs: [{ ...output, data: [] }] }, tensor)).toBe(
+      JSON.stringify({ ...head, outputs: [{ ...output, data: Array.from(tensor) }] }),
+    );
   });
 });
