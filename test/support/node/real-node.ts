@@ -54,11 +54,14 @@ interface LockContent {
   dir: string;
 }
 
+/** The lock's owner; undefined when there is no lock or it holds no owner (e.g. an empty file left by `flock`). */
 async function readLock(): Promise<LockContent | undefined> {
-  return readFile(lockPath(), 'utf8').then(
-    (text) => JSON.parse(text) as LockContent,
-    () => undefined,
-  );
+  const text = await readFile(lockPath(), 'utf8').catch(() => '');
+  try {
+    return JSON.parse(text) as LockContent;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Takes the machine-wide lock; a stale one (owner dead) is cleaned up first. */
