@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { compareQuantities } from './quantity.ts';
 
 /** The API group and version both custom resources live in. */
 export const group = 'kinfer.dev';
@@ -138,6 +139,24 @@ export const ResourceRequirementsSchema = z
     description:
       'Compute resources of each predictor container. Omitted: the operator applies its own defaults.',
   });
+
+/** Resources whose request Kubernetes refuses above their limit (a pod or Job with one is never created). */
+const boundedResources = ['cpu', 'memory', 'ephemeral-storage'] as const;
+
+type Resources = z.output<typeof ResourceRequirementsSchema>;
+
+/** requests.X <= limits.X for each bounded resource set in both (quantities compared by value). */
+export const requestsWithinLimits: CelRule<Resources> = {
+  rule: `!has(self.requests) || !has(self.limits) || [${boundedResources.map((r) => `'${r}'`).join(', ')}].all(k, !(k in self.requests) || !(k in self.limits) || !isQuantity(string(self.requests[k])) || !isQuantity(string(self.limits[k])) || quantity(string(self.requests[k])).compareTo(quantity(string(self.limits[k]))) <= 0)`,
+  message: `a request cannot exceed its limit: ${boundedResources.map((r) => `requests.${r}`).join(', ')} must each be at most the limit of the same name`,
+  fieldPath: '.requests',
+  check: ({ requests, limits }) =>
+    boundedResources.every((name) => {
+      const request = requests?.[name];
+      const limit = limits?.[name];
+      return request === undefined || limit === undefined || (compareQuantities(request, limit) ?? 0) <= 0;
+    }),
+};
 
 const iso = z.iso.datetime({ offset: true });
 

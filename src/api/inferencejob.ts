@@ -10,11 +10,11 @@ import {
   ObjectMetaSchema,
   type ResourceDescriptor,
   ResourceRequirementsSchema,
+  requestsWithinLimits,
   TimestampSchema,
   version,
   withRules,
 } from './common.ts';
-import { compareQuantities } from './quantity.ts';
 
 export const inferenceJobResource = {
   group,
@@ -126,24 +126,6 @@ export const JobInputSchema = withRules(
     },
   ],
 );
-
-/** Resources whose request Kubernetes refuses above their limit (a Job with one is never created). */
-const boundedResources = ['cpu', 'memory', 'ephemeral-storage'] as const;
-
-type Resources = z.output<typeof ResourceRequirementsSchema>;
-
-/** requests.X <= limits.X for each bounded resource set in both (quantities compared by value). */
-const requestsWithinLimits: CelRule<Resources> = {
-  rule: `!has(self.requests) || !has(self.limits) || [${boundedResources.map((r) => `'${r}'`).join(', ')}].all(k, !(k in self.requests) || !(k in self.limits) || !isQuantity(string(self.requests[k])) || !isQuantity(string(self.limits[k])) || quantity(string(self.requests[k])).compareTo(quantity(string(self.limits[k]))) <= 0)`,
-  message: `a request cannot exceed its limit: ${boundedResources.map((r) => `requests.${r}`).join(', ')} must each be at most the limit of the same name`,
-  fieldPath: '.requests',
-  check: ({ requests, limits }) =>
-    boundedResources.every((name) => {
-      const request = requests?.[name];
-      const limit = limits?.[name];
-      return request === undefined || limit === undefined || (compareQuantities(request, limit) ?? 0) <= 0;
-    }),
-};
 
 /** The runner's pod, as far as users shape it (the operator sets everything else). */
 export const RunnerSchema = z

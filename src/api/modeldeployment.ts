@@ -9,6 +9,7 @@ import {
   ObjectMetaSchema,
   type ResourceDescriptor,
   ResourceRequirementsSchema,
+  requestsWithinLimits,
   version,
   withRules,
 } from './common.ts';
@@ -143,7 +144,7 @@ export const ModelDeploymentSpecSchema = z
       .max(1024)
       .optional()
       .meta({ description: "Predictor container image. Omitted: the operator's configured kinfer image." }),
-    resources: ResourceRequirementsSchema.optional(),
+    resources: withRules(ResourceRequirementsSchema, [requestsWithinLimits]).optional(),
     batching: BatchingSchema.prefault({}),
     server: ServerSchema.prefault({}),
   })

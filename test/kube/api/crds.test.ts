@@ -248,6 +248,12 @@ describe('invalid objects are rejected, naming the field', () => {
       '',
     ],
     [
+      'a predictor memory request over its limit',
+      md('bad', { model: builtin, resources: { requests: { memory: '2Gi' }, limits: { memory: '1Gi' } } }),
+      'spec.resources.requests',
+      'a request cannot exceed its limit',
+    ],
+    [
       'a name that cannot name a Service',
       md('9lives', { model: builtin }),
       'metadata.name must be a DNS-1035 label',

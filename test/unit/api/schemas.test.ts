@@ -105,6 +105,11 @@ describe('ModelDeployment schema', () => {
       { model: builtin, resources: { limits: { cpu: 'lots' } } },
       'spec.resources.limits.cpu',
     ],
+    [
+      'a predictor cpu request over its limit',
+      { model: builtin, resources: { requests: { cpu: '2' }, limits: { cpu: '1500m' } } },
+      'spec.resources.requests: a request cannot exceed its limit',
+    ],
     ['a model name with capitals', { model: { ...builtin, name: 'MNIST' } }, 'spec.model.name'],
   ])('rejects %s, naming the field', (_, spec, expected) => {
     const found = problems(() => parseModelDeployment(md(spec)));
