@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import {
   apiVersion,
-  type CelRule,
   ConditionsSchema,
   exactlyOne,
   group,
