@@ -1,5 +1,6 @@
 import type { V2InferResponse } from '../../api/v2.ts';
 import { InvalidInputError } from '../errors.ts';
+import { jsonDepthError } from '../json-depth.ts';
 import { firstNonFinite, fp32Problem } from './tensor.ts';
 
 /**
@@ -9,10 +10,14 @@ import { firstNonFinite, fp32Problem } from './tensor.ts';
  */
 export const inferenceHeaderLength = 'inference-header-content-length';
 
-/** Splits a body into its parsed JSON header and the bytes after it. */
+/**
+ * Splits a body into its parsed JSON header and the bytes after it. The header is held to
+ * `maxJsonDepth` before it is parsed, as every other JSON body is (it can be the whole body).
+ */
 export function splitBinaryBody(
   body: Buffer,
   header: string | string[] | undefined,
+  maxJsonDepth = 64,
 ): { json: unknown; binary: Buffer } {
   let length = body.length;
   if (header !== undefined) {
@@ -24,9 +29,12 @@ export function splitBinaryBody(
     }
     length = n;
   }
+  const text = body.subarray(0, length).toString('utf8');
+  const tooDeep = jsonDepthError(text, maxJsonDepth);
+  if (tooDeep) throw new InvalidInputError(tooDeep);
   let json: unknown;
   try {
-    json = JSON.parse(body.subarray(0, length).toString('utf8'));
+    json = JSON.parse(text);
   } catch (error) {
     throw new InvalidInputError(`body: the JSON header does not parse (${(error as Error).message})`);
   }

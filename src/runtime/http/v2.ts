@@ -197,7 +197,7 @@ export async function v2Routes(
       fastData = request.body.data[0];
     } else {
       const split = Buffer.isBuffer(request.body)
-        ? splitBinaryBody(request.body, request.headers[inferenceHeaderLength])
+        ? splitBinaryBody(request.body, request.headers[inferenceHeaderLength], maxJsonDepth)
         : { json: request.body, binary: undefined };
       binary = split.binary;
       if (binary) headerLength = binary.byteOffset - (request.body as Buffer).byteOffset;

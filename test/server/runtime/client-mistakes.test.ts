@@ -31,6 +31,22 @@ describe('V2 data', () => {
     expect(response.body.error).toBe('inputs[0].data: JSON nested deeper than 64 levels (maxJsonDepth)');
   });
 
+  it('400 for a binary-extension body whose JSON header nests 10,000 deep, refused before it is parsed', async () => {
+    const header = Buffer.from(nested(10_000));
+    const response = await fetch(inferUrl(), {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/octet-stream',
+        'inference-header-content-length': String(header.length),
+      },
+      body: Buffer.concat([header, Buffer.alloc(784 * 4)]),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      error: 'inputs[0].data: JSON nested deeper than 64 levels (maxJsonDepth)',
+    });
+  });
+
   it('400 for data nested deeper than the shape but within maxJsonDepth', async () => {
     const response = await postJson(inferUrl(), nested(20));
     expect(response.status).toBe(400);
