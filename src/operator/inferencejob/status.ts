@@ -108,8 +108,12 @@ export function computeStatus(ij: ParsedInferenceJob, observed: Observed, now: D
   return withKstatusConditions(computeCoreStatus(ij, observed, now), ij.metadata.generation, now);
 }
 
-/** Ready once the job has finished: True when it succeeded (its result is there), False when it failed. */
-const finishedReady = (succeeded: boolean): Omit<ConditionUpdate, 'observedGeneration'> =>
+/**
+ * Ready once the job has finished: True when it succeeded (its result is there), False when it
+ * failed, naming the failure's reason (the runner may never have served: an OOM-killed or
+ * unschedulable runner has nothing to linger with).
+ */
+const finishedReady = (succeeded: boolean, reason: string): Omit<ConditionUpdate, 'observedGeneration'> =>
   succeeded
     ? {
         type: 'Ready',
@@ -121,7 +125,7 @@ const finishedReady = (succeeded: boolean): Omit<ConditionUpdate, 'observedGener
         type: 'Ready',
         status: 'False',
         reason: 'JobFinished',
-        message: 'the job failed; the runner stops serving after its linger period',
+        message: `the job failed (${reason}); what happened is in the Succeeded condition`,
       };
 
 /**
@@ -144,7 +148,7 @@ function withKstatusConditions(
   const failed = succeeded?.status === 'False';
   const at = generation !== undefined ? { observedGeneration: generation } : {};
   // A status finished before Ready followed the outcome: bring Ready in line, once.
-  if (finished) conditions = setCondition(conditions, { ...finishedReady(!failed), ...at }, now);
+  if (finished) conditions = setCondition(conditions, { ...finishedReady(!failed, succeeded.reason), ...at }, now);
   const ready = findCondition(conditions, 'Ready');
   const reconciling = finished
     ? { status: 'False' as const, reason: succeeded.reason, message: succeeded.message }
@@ -245,7 +249,7 @@ function computeCoreStatus(ij: ParsedInferenceJob, observed: Observed, now: Date
   ): InferenceJobStatus => {
     next.phase = succeeded ? 'Succeeded' : 'Failed';
     next.completionTime = time(at) ?? rfc3339(now);
-    const ready = finishedReady(succeeded);
+    const ready = finishedReady(succeeded, reason);
     set(ready.type, ready.status, ready.reason, ready.message);
     set('Succeeded', succeeded ? 'True' : 'False', reason, message);
     next.conditions = conditions;

@@ -142,6 +142,12 @@ describe('computeStatus', () => {
     expect(condition(status, 'Succeeded')?.message).toContain('backoff limit');
     expect(condition(status, 'Succeeded')?.message).toContain('exited with code 137: …');
     expect(condition(status, 'Succeeded')?.message).toMatch(/: …[a-z]+ [\s\S]*out of memory$/);
+    // Ready names the failure; it does not claim a runner that never served is lingering.
+    expect(condition(status, 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'JobFinished',
+      message: 'the job failed (OOMKilled); what happened is in the Succeeded condition',
+    });
     expect(status.completionTime).toBe('2026-11-21T23:59:40Z');
   });
 
