@@ -148,7 +148,8 @@ function withKstatusConditions(
   const failed = succeeded?.status === 'False';
   const at = generation !== undefined ? { observedGeneration: generation } : {};
   // A status finished before Ready followed the outcome: bring Ready in line, once.
-  if (finished) conditions = setCondition(conditions, { ...finishedReady(!failed, succeeded.reason), ...at }, now);
+  if (finished)
+    conditions = setCondition(conditions, { ...finishedReady(!failed, succeeded.reason), ...at }, now);
   const ready = findCondition(conditions, 'Ready');
   const reconciling = finished
     ? { status: 'False' as const, reason: succeeded.reason, message: succeeded.message }
