@@ -17,7 +17,7 @@ export const inferenceHeaderLength = 'inference-header-content-length';
 export function splitBinaryBody(
   body: Buffer,
   header: string | string[] | undefined,
-  maxJsonDepth = 64,
+  maxJsonDepth: number,
 ): { json: unknown; binary: Buffer } {
   let length = body.length;
   if (header !== undefined) {

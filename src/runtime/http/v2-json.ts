@@ -45,7 +45,7 @@ const MARGIN = 2 ** -45;
  * The request, or undefined when it is not on the fast path (see above). A body nesting deeper
  * than `maxJsonDepth` is left at once to the general path, which refuses it.
  */
-export function parseV2Json(body: Uint8Array, maxJsonDepth = 64): FastV2Request | undefined {
+export function parseV2Json(body: Uint8Array, maxJsonDepth: number): FastV2Request | undefined {
   try {
     return new Parser(body, maxJsonDepth).request();
   } catch (error) {

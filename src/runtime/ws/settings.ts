@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { limitsConfigShape } from '../limits.ts';
 
 /**
  * Settings of the drawing-session WebSocket `/ws`, part of the runtime configuration (key `ws`).
@@ -57,7 +58,7 @@ export const WsSettings = z.object({
     .max(16 * 1024 * 1024 * 1024)
     .default(64 * 1024 * 1024),
   /** Arrays and objects nested in one message at most, refused before parsing (runtime `maxJsonDepth`). */
-  maxJsonDepth: z.coerce.number().int().min(8).max(100_000).default(64),
+  maxJsonDepth: limitsConfigShape.maxJsonDepth,
   /** On shutdown, how long in-flight answers may take before every client gets 1001 anyway. */
   shutdownGraceMs: z.coerce.number().int().min(0).max(120_000).default(5000),
 });

@@ -9,7 +9,7 @@ describe('V2 request bodies', () => {
   it('binary: a header the runtime splits, then the same FP32 values the JSON body spells', () => {
     const { body, headers } = v2BinaryBody(images, 1, 2);
     expect(headers['content-type']).toBe('application/octet-stream');
-    const { json, binary } = splitBinaryBody(body as Buffer, headers['inference-header-content-length']);
+    const { json, binary } = splitBinaryBody(body as Buffer, headers['inference-header-content-length'], 64);
     expect(json).toEqual({
       inputs: [
         {

@@ -2,8 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { V2InferRequestSchema } from '../../../src/api/v2.ts';
 import { flattenTensorData } from '../../../src/runtime/http/tensor.ts';
 import { parseV2Json as parseBytes } from '../../../src/runtime/http/v2-json.ts';
+import { limitsConfigShape } from '../../../src/runtime/limits.ts';
 
-const parseV2Json = (text: string) => parseBytes(Buffer.from(text));
+/** The runtime's default maxJsonDepth (64), as a runtime started without settings uses it. */
+const maxJsonDepth = limitsConfigShape.maxJsonDepth.parse(undefined);
+const parseV2Json = (text: string) => parseBytes(Buffer.from(text), maxJsonDepth);
 
 /** The general path's reading of a body: JSON.parse, zod, then the data flattened as FP32. */
 function general(text: string) {
