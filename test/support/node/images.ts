@@ -225,20 +225,22 @@ export async function ensureKinferImage(options: ImageBuildOptions): Promise<Kin
   await mkdir(cache, { recursive: true });
   // One image build at a time on the machine: builds share the buildah storage, its layer cache
   // and the build log, and two of them on 2 cores each take twice as long.
-  return buildOnce(join(cache, 'build.lock'), cached, () => buildKinferImage(options, key, started), {
+  const build = async (): Promise<KinferImageResult> => {
+    await buildKinferImage(options, { key, ref, archive });
+    return { ref, archive, built: true, elapsedMs: Date.now() - started, nodeVersion: base.nodeVersion };
+  };
+  return buildOnce(join(cache, 'build.lock'), cached, build, {
     onWait: (pid) => options.log?.(`process ${pid} is building an image; waiting for it`),
   });
 }
 
+/** Builds the image `ref` (FROM the base image, built first if missing) and writes its archive. */
 async function buildKinferImage(
   options: ImageBuildOptions,
-  key: string,
-  started: number,
-): Promise<KinferImageResult> {
+  { key, ref, archive }: { key: string; ref: string; archive: string },
+): Promise<void> {
   const base = await ensureBaseImage(options);
-  const ref = `kinfer.local/kinfer:${key}`;
   const cache = imageCacheDir();
-  const archive = join(cache, `kinfer-${key}.tar`);
   const logPath = join(cache, 'kinfer.build.log');
   await rm(logPath, { force: true });
   options.log?.(`building the kinfer image from the Dockerfile (log: ${logPath})`);
@@ -282,7 +284,6 @@ async function buildKinferImage(
     await rm(home, { recursive: true, force: true });
   }
   await pruneOld('kinfer', key);
-  return { ref, archive, built: true, elapsedMs: Date.now() - started, nodeVersion: base.nodeVersion };
 }
 
 async function pushArchive(ref: string, archive: string, logPath: string): Promise<void> {
