@@ -218,6 +218,28 @@ export const ObjectMetaSchema = z.looseObject({
 });
 export type ObjectMeta = z.output<typeof ObjectMetaSchema>;
 
+/**
+ * A kinfer custom resource as a whole: apiVersion and kind fixed, kinfer's view of metadata, the
+ * kind's spec and status, and the rules on the whole object (e.g. what its name must be).
+ */
+export function customResourceSchema<K extends string, Spec extends z.ZodType, Status extends z.ZodType>(
+  kind: K,
+  spec: Spec,
+  status: Status,
+  rootRules: CelRule<{ metadata: ObjectMeta }>[],
+) {
+  return withRules(
+    z.object({
+      apiVersion: z.literal(apiVersion),
+      kind: z.literal(kind),
+      metadata: ObjectMetaSchema,
+      spec,
+      status: status.optional(),
+    }),
+    rootRules,
+  );
+}
+
 /** A validation failure whose message names every offending field (`spec.batching.maxBatchSize: ...`). */
 export class InvalidResourceError extends Error {
   readonly code = 'invalid_resource';

@@ -2,11 +2,11 @@ import { z } from 'zod';
 import {
   apiVersion,
   ConditionsSchema,
+  customResourceSchema,
   exactlyOne,
   group,
   LocalObjectReferenceSchema,
   nameIsServiceName,
-  ObjectMetaSchema,
   type ResourceDescriptor,
   ResourceRequirementsSchema,
   requestsWithinLimits,
@@ -256,14 +256,10 @@ export const InferenceJobStatusSchema = z
 
 export const inferenceJobRootRules = [nameIsServiceName(55, 'the "<name>-preview" Service')];
 
-export const InferenceJobSchema = withRules(
-  z.object({
-    apiVersion: z.literal(apiVersion),
-    kind: z.literal('InferenceJob'),
-    metadata: ObjectMetaSchema,
-    spec: InferenceJobSpecSchema,
-    status: InferenceJobStatusSchema.optional(),
-  }),
+export const InferenceJobSchema = customResourceSchema(
+  'InferenceJob',
+  InferenceJobSpecSchema,
+  InferenceJobStatusSchema,
   inferenceJobRootRules,
 );
 

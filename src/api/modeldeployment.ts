@@ -2,11 +2,11 @@ import { z } from 'zod';
 import {
   apiVersion,
   ConditionsSchema,
+  customResourceSchema,
   exactlyOne,
   group,
   LocalObjectReferenceSchema,
   nameIsServiceName,
-  ObjectMetaSchema,
   type ResourceDescriptor,
   ResourceRequirementsSchema,
   requestsWithinLimits,
@@ -204,14 +204,10 @@ export const ModelDeploymentStatusSchema = z
 
 export const modelDeploymentRootRules = [nameIsServiceName(63, 'the Service')];
 
-export const ModelDeploymentSchema = withRules(
-  z.object({
-    apiVersion: z.literal(apiVersion),
-    kind: z.literal('ModelDeployment'),
-    metadata: ObjectMetaSchema,
-    spec: ModelDeploymentSpecSchema,
-    status: ModelDeploymentStatusSchema.optional(),
-  }),
+export const ModelDeploymentSchema = customResourceSchema(
+  'ModelDeployment',
+  ModelDeploymentSpecSchema,
+  ModelDeploymentStatusSchema,
   modelDeploymentRootRules,
 );
 
