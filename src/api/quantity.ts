@@ -38,3 +38,14 @@ export function compareQuantities(a: string | number, b: string | number): -1 | 
   const right = y.num * x.den;
   return left < right ? -1 : left > right ? 1 : 0;
 }
+
+type QuantityList = Record<string, string | number>;
+
+/** Compute resources with every quantity written as a string, as a container's resources take them. */
+export function stringifyQuantities(resources: { requests?: QuantityList; limits?: QuantityList }) {
+  const toStrings = (list: QuantityList | undefined) =>
+    list ? Object.fromEntries(Object.entries(list).map(([key, value]) => [key, String(value)])) : undefined;
+  const requests = toStrings(resources.requests);
+  const limits = toStrings(resources.limits);
+  return { ...(requests ? { requests } : {}), ...(limits ? { limits } : {}) };
+}

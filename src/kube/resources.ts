@@ -140,5 +140,10 @@ export function controllerReference(owner: KubeObject): OwnerReference {
   };
 }
 
+/** Metadata of a child the operator creates: in its owner's namespace, controlled by the owner. */
+export function childMetadata(owner: KubeObject, name: string, labels: Record<string, string>) {
+  return { name, namespace: owner.metadata.namespace, labels, ownerReferences: [controllerReference(owner)] };
+}
+
 export const controllerOf = (meta: ObjectMeta): OwnerReference | undefined =>
   meta.ownerReferences?.find((ref) => ref.controller);

@@ -1,8 +1,8 @@
 import type { V1EnvVar, V1Job, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { InferenceJobSpec, InferenceJobStatus } from '../../api/inferencejob.ts';
-import { controllerReference, type KubeObject } from '../../kube/resources.ts';
+import { stringifyQuantities } from '../../api/quantity.ts';
+import { childMetadata, type KubeObject } from '../../kube/resources.ts';
 import { DEFAULT_IMAGE } from '../defaults.ts';
-import { stringifyQuantities } from '../modeldeployment/desired.ts';
 import { restrictedContainer, restrictedPod } from '../pod-security.ts';
 
 /** The operator's settings that shape every runner (flags / env of `kinfer operator`). */
@@ -86,7 +86,7 @@ export function desiredJob(ij: ParsedInferenceJob, modelEndpoint: string, config
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name, namespace, labels: commonLabels(name), ownerReferences: [controllerReference(ij)] },
+    metadata: childMetadata(ij, name, commonLabels(name)),
     spec: {
       backoffLimit: spec.backoffLimit,
       activeDeadlineSeconds: spec.activeDeadlineSeconds,
@@ -131,12 +131,7 @@ export function desiredService(ij: ParsedInferenceJob): V1Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: {
-      name: previewServiceName(name),
-      namespace: ij.metadata.namespace,
-      labels: commonLabels(name),
-      ownerReferences: [controllerReference(ij)],
-    },
+    metadata: childMetadata(ij, previewServiceName(name), commonLabels(name)),
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(name),

@@ -7,7 +7,8 @@ import type {
   V1VolumeMount,
 } from '@kubernetes/client-node';
 import type { ModelDeploymentSpec } from '../../api/modeldeployment.ts';
-import { controllerReference, type KubeObject } from '../../kube/resources.ts';
+import { stringifyQuantities } from '../../api/quantity.ts';
+import { childMetadata, type KubeObject } from '../../kube/resources.ts';
 import { DEFAULT_IMAGE } from '../defaults.ts';
 import { restrictedContainer, restrictedPod } from '../pod-security.ts';
 
@@ -175,12 +176,7 @@ export function desiredDeployment(md: ParsedModelDeployment, config: PredictorCo
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: {
-      name,
-      namespace: md.metadata.namespace,
-      labels: commonLabels(name),
-      ownerReferences: [controllerReference(md)],
-    },
+    metadata: childMetadata(md, name, commonLabels(name)),
     spec: {
       replicas: spec.replicas,
       selector: { matchLabels: selectorLabels(name) },
@@ -212,25 +208,11 @@ export function desiredService(md: ParsedModelDeployment): V1Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: {
-      name,
-      namespace: md.metadata.namespace,
-      labels: commonLabels(name),
-      ownerReferences: [controllerReference(md)],
-    },
+    metadata: childMetadata(md, name, commonLabels(name)),
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(name),
       ports: [{ name: 'http', port: md.spec.server.port, targetPort: 'http', protocol: 'TCP' }],
     },
   };
-}
-
-/** ResourceRequirements with every quantity written as a string, as a container's resources take them. */
-export function stringifyQuantities(resources: NonNullable<ModelDeploymentSpec['resources']>) {
-  const toStrings = (list: Record<string, string | number> | undefined) =>
-    list ? Object.fromEntries(Object.entries(list).map(([key, value]) => [key, String(value)])) : undefined;
-  const requests = toStrings(resources.requests);
-  const limits = toStrings(resources.limits);
-  return { ...(requests ? { requests } : {}), ...(limits ? { limits } : {}) };
 }
