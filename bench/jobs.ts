@@ -14,6 +14,7 @@ import { sendBatches } from '../src/jobs/sender.ts';
 import type { TensorEncoding } from '../src/jobs/v2-codec.ts';
 import { bundledModelPath } from '../src/runtime/config.ts';
 import { startRuntime, stopChild } from './support/child.ts';
+import { spread } from './support/spread.ts';
 
 const { values } = parseArgs({
   options: {
@@ -77,7 +78,7 @@ async function round(encoding: TensorEncoding): Promise<Round> {
   };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]) => spread(xs).median;
 
 console.log(
   `bench:jobs  ${input.count} images, batch ${batchSize}, ${concurrency} in flight, ${rounds} rounds each (alternating), runtime pid ${pid}`,
