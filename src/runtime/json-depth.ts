@@ -5,13 +5,7 @@
  * refused by a scan that stops at the first level too deep, never parsed first.
  */
 
-const OPEN_ARRAY = 0x5b; // [
-const CLOSE_ARRAY = 0x5d; // ]
-const OPEN_OBJECT = 0x7b; // {
-const CLOSE_OBJECT = 0x7d; // }
-const QUOTE = 0x22; // "
-const BACKSLASH = 0x5c; // \
-const COMMA = 0x2c; // ,
+import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, COMMA, OPEN_ARRAY, OPEN_OBJECT, QUOTE } from './json-bytes.ts';
 
 /**
  * Where `text` first nests deeper than `maxDepth` arrays and objects, as an error message naming

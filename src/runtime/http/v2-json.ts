@@ -1,5 +1,23 @@
 import { markAsUntransferable } from 'node:worker_threads';
 import type { V2InferRequest } from '../../api/v2.ts';
+import {
+  BACKSLASH,
+  CLOSE_ARRAY,
+  CLOSE_OBJECT,
+  COLON,
+  COMMA,
+  DOT,
+  isSpace,
+  LOWER_E,
+  MINUS,
+  NINE,
+  OPEN_ARRAY,
+  OPEN_OBJECT,
+  PLUS,
+  QUOTE,
+  UPPER_E,
+  ZERO,
+} from '../json-bytes.ts';
 
 /**
  * The hot path of a JSON V2 infer request: the body's bytes read once, its `data` written straight
@@ -53,13 +71,6 @@ export function parseV2Json(body: Uint8Array, maxJsonDepth: number): FastV2Reque
     throw error;
   }
 }
-
-// Byte values: " \ , : [ ] { } - + . 0 9
-// biome-ignore format: one table
-const QUOTE = 0x22, BACKSLASH = 0x5c, COMMA = 0x2c, COLON = 0x3a, OPEN_ARRAY = 0x5b, CLOSE_ARRAY = 0x5d;
-// biome-ignore format: one table
-const OPEN_OBJECT = 0x7b, CLOSE_OBJECT = 0x7d, MINUS = 0x2d, PLUS = 0x2b, DOT = 0x2e, ZERO = 0x30, NINE = 0x39;
-const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
 class Parser {
   private i = 0;
@@ -219,8 +230,7 @@ class Parser {
           c = s[++i]!;
         } while (c >= ZERO && c <= NINE);
       }
-      if (c === 0x65 || c === 0x45) {
-        // e E
+      if (c === LOWER_E || c === UPPER_E) {
         c = s[++i]!;
         let sign = 1;
         if (c === PLUS || c === MINUS) {
@@ -274,7 +284,7 @@ class Parser {
         c = s[++i]!;
       } while (c >= ZERO && c <= NINE && i - this.i < 15);
     } else throw BAIL;
-    if (c === DOT || c === 0x65 || c === 0x45 || (c >= ZERO && c <= NINE)) throw BAIL;
+    if (c === DOT || c === LOWER_E || c === UPPER_E || (c >= ZERO && c <= NINE)) throw BAIL;
     this.i = i;
     return value;
   }
