@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { limitsRules, runtimeRuleMessage, type SettingsRule, timeoutsRules } from '../api/runtime-rules.ts';
 import { logLevels } from '../log.ts';
 import { envName, flagName, parseOptions, UsageError } from '../shared/options.ts';
 import { timeoutsConfigShape } from './http/timeouts.ts';
-import { largestPreprocessCost, limitsConfigShape } from './limits.ts';
+import { limitsConfigShape } from './limits.ts';
 import { wsConfigShape } from './ws/settings.ts';
 
 /** A builtin model's file (`models/<name>/model.onnx`), resolved from this file so it works from any directory. */
@@ -52,24 +53,14 @@ export const runtimeConfigSchema = z
     maxDelayMs: z.coerce.number().min(0).max(1000).default(2).describe('longest wait for a batch to fill'),
     workers: int(1, 64).default(2).describe('inference worker threads, each owning a session'),
     intraOpNumThreads: int(1, 64).default(1).describe('onnxruntime threads per session'),
-    queueLimit: int(1).default(8192).describe('queued images beyond which requests get 503'),
     preprocessWorkers: int(1, 64)
       .default(1)
       .describe('threads decoding PNGs and rendering strokes, so the event loop never does'),
-    preprocessQueueLimit: int(1)
-      .default(32 * 1024 * 1024)
-      .describe(
-        'preprocessing work queued or running beyond which requests get 503, in decoded PNG pixels (a stroke point counts 256, an image 2048 more)',
-      ),
     preprocessNice: int(0, 19)
       .default(19)
       .describe(
         'nice levels the preprocessing threads run below the rest of the runtime (Linux), so the event loop and the model go first when cores are short; 0 for the same priority',
       ),
-    maxV2Batch: int(1, 65536).default(1024).describe('most images in one V2 or /v1/predict request'),
-    bodyLimit: int(1024)
-      .default(32 * 1024 * 1024)
-      .describe('largest request body in bytes'),
     corsOrigins: list.default([]).describe('origins allowed by CORS, comma-separated; "*" for any'),
     logLevel: z.enum(logLevels).default('info'),
     authTokenFile: z.string().min(1).optional().describe('file holding the bearer token; no auth when unset'),
@@ -93,28 +84,16 @@ export const runtimeConfigSchema = z
     ...wsConfigShape,
   })
   .superRefine((config, ctx) => {
-    if (config.queueLimit < config.maxV2Batch) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['queueLimit'],
-        message: `must be at least maxV2Batch (${config.maxV2Batch}) so the largest request can be queued`,
-      });
-    }
-    const largestRequest = largestPreprocessCost(config);
-    if (config.preprocessQueueLimit < largestRequest) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['preprocessQueueLimit'],
-        message: `must be at least ${largestRequest}, the cost of the largest request the limits allow (maxImagePixels, maxPointsPerRequest, maxV2Batch)`,
-      });
-    }
-    if (config.headersTimeoutMs > config.requestTimeoutMs) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['headersTimeoutMs'],
-        message: `must be at most requestTimeoutMs (${config.requestTimeoutMs}): the headers are part of the request`,
-      });
-    }
+    // The rules between settings, shared with the ModelDeployment's CEL rules.
+    const apply = <V extends Record<string, number>>(rules: SettingsRule<V>[], values: V) => {
+      for (const rule of rules) {
+        if (!rule.check(values)) {
+          ctx.addIssue({ code: 'custom', path: [rule.field], message: runtimeRuleMessage(rule, values) });
+        }
+      }
+    };
+    apply(limitsRules, config);
+    apply(timeoutsRules, config);
   });
 
 export type RuntimeConfig = z.infer<typeof runtimeConfigSchema>;

@@ -1,3 +1,5 @@
+// Work units (SEGMENT_COST, NORMALISE_COST) are defined with the limits, whose cost rule uses them.
+import { NORMALISE_COST, SEGMENT_COST } from '../../api/runtime-limits.ts';
 import { InvalidInputError } from '../errors.ts';
 import { PIXELS } from './normalize.ts';
 import { fromPixels } from './pixels.ts';
@@ -45,15 +47,6 @@ function runJob(job: PreprocessJob): Float32Array {
       return fromStrokes(job.strokes, job.width, job.height);
   }
 }
-
-/**
- * Work units, roughly decoded PNG pixels' worth of time (one unit is about half a microsecond on
- * the 2-core development machine): a rasterised segment costs at most its length times the pen's
- * width of the ~80x80 raster, about 250 pixels' decoding.
- */
-export const SEGMENT_COST = 256;
-/** Work units of normalising an image into 28x28 (cropping, resampling, centring, blur). */
-export const NORMALISE_COST = 2048;
 
 /**
  * An estimate of a job's cost in pixel operations, counted against the preprocessing queue's
