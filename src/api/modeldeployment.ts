@@ -13,6 +13,7 @@ import {
   version,
   withRules,
 } from './common.ts';
+import { ServerLimitsSchema, ServerTimeoutsSchema } from './server-limits.ts';
 
 export const modelDeploymentResource = {
   group,
@@ -128,6 +129,8 @@ export const ServerSchema = z
       description:
         'Secret whose "token" key clients must send as "Authorization: Bearer <token>". Omitted: no authentication.',
     }),
+    limits: ServerLimitsSchema.optional(),
+    timeouts: ServerTimeoutsSchema.optional(),
   })
   .meta({ description: 'Predictor server settings.' });
 

@@ -11,6 +11,7 @@ import { stringifyQuantities } from '../../api/quantity.ts';
 import { childMetadata, type KubeObject } from '../../kube/resources.ts';
 import { DEFAULT_IMAGE } from '../defaults.ts';
 import { restrictedContainer, restrictedPod } from '../pod-security.ts';
+import { runtimeSettingsEnv } from './runtime-env.ts';
 
 /** The operator's own settings that shape every predictor (flags / env of `kinfer operator`). */
 export interface PredictorConfig {
@@ -129,6 +130,8 @@ export function desiredDeployment(md: ParsedModelDeployment, config: PredictorCo
     { name: 'KINFER_MAX_BATCH_SIZE', value: String(spec.batching.maxBatchSize) },
     { name: 'KINFER_MAX_DELAY_MS', value: String(spec.batching.maxDelayMs) },
     { name: 'KINFER_MAX_CONNECTIONS', value: String(spec.server.maxConnections) },
+    // spec.server.limits and .timeouts: only those set, so the rest keep the runtime's defaults.
+    ...runtimeSettingsEnv(spec.server),
     // Every answer names the pod that served it (`kinfer-pod` header): which replica behind the Service.
     { name: 'KINFER_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
   ];

@@ -162,6 +162,35 @@ describe('desiredDeployment', () => {
     });
   });
 
+  it('passes only the spec.server.limits and .timeouts set, as the runtime’s own KINFER_* variables', () => {
+    const baseline = new Set(Object.keys(env(desiredDeployment(md(builtin), defaultPredictorConfig))));
+    const runtimeEnv = (server: Record<string, unknown>) =>
+      Object.entries(env(desiredDeployment(md({ ...builtin, server }), defaultPredictorConfig))).filter(
+        ([name]) => !baseline.has(name),
+      );
+    expect(runtimeEnv({})).toEqual([]);
+    expect(runtimeEnv({ limits: {}, timeouts: {} })).toEqual([]);
+    expect(
+      runtimeEnv({
+        limits: { maxStrokes: 512, bodyLimit: 1_048_576, maxCoordinate: 2.5e5 },
+        timeouts: { requestTimeoutMs: 300_000 },
+      }),
+    ).toEqual([
+      ['KINFER_MAX_STROKES', '512'],
+      ['KINFER_MAX_COORDINATE', '250000'],
+      ['KINFER_BODY_LIMIT', '1048576'],
+      ['KINFER_REQUEST_TIMEOUT_MS', '300000'],
+    ]);
+  });
+
+  it('rolls the pods when a limit changes: the value is in the pod template', () => {
+    const template = (maxStrokes: number) =>
+      desiredDeployment(md({ ...builtin, server: { limits: { maxStrokes } } }), defaultPredictorConfig).spec
+        ?.template;
+    expect(template(300)).not.toEqual(template(301));
+    expect(template(300)).toEqual(template(300));
+  });
+
   it('takes image, replicas and resources from the spec, else the operator config', () => {
     const config = { ...defaultPredictorConfig, image: 'registry/kinfer:1' };
     const defaulted = desiredDeployment(md(builtin), config);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ModelDeploymentSpecSchema } from '../../../src/api/modeldeployment.ts';
+import { limitsConfigShape, timeoutsConfigShape } from '../../../src/api/runtime-limits.ts';
 import {
   defaultPredictorConfig,
   desiredDeployment,
@@ -45,7 +46,19 @@ const pairs: Record<string, [Record<string, unknown>, Record<string, unknown>]> 
   'server.port': [base, { ...base, server: { port: 9000 } }],
   'server.maxConnections': [base, { ...base, server: { maxConnections: 50 } }],
   'server.authSecretRef.name': [base, { ...base, server: { authSecretRef: { name: 'token' } } }],
+  // Each runtime limit and timeout: the runtime's default + 1, valid alone under every rule between them.
+  ...settingPairs('limits', limitsConfigShape),
+  ...settingPairs('timeouts', timeoutsConfigShape),
 };
+
+function settingPairs(group: string, shape: Record<string, z.ZodType>) {
+  return Object.fromEntries(
+    Object.entries(shape).map(([key, setting]) => [
+      `server.${group}.${key}`,
+      [base, { ...base, server: { [group]: { [key]: (setting.parse(undefined) as number) + 1 } } }],
+    ]),
+  );
+}
 
 function leaves(schema: unknown, prefix = ''): string[] {
   const node = schema as { type?: string; properties?: Record<string, unknown> };
