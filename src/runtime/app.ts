@@ -18,6 +18,7 @@ import { healthRoutes } from './http/health.ts';
 import { installJsonBodyParser } from './http/json-body.ts';
 import { installMetrics, type RuntimeMetrics } from './http/metrics.ts';
 import { installOpenApi } from './http/openapi.ts';
+import { pathOf } from './http/path.ts';
 import { predictRoutes } from './http/predict.ts';
 import { serverTimeoutOptions } from './http/timeouts.ts';
 import { v2Routes } from './http/v2.ts';
@@ -108,7 +109,7 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
   });
   // A path that exists under other methods is a 405 naming them (CORS preflights aside).
   app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?', 1)[0]!;
+    const path = pathOf(request.url);
     const allowed = servedMethods.filter((method) => app.findRoute({ method, url: path }) !== null);
     if (allowed.length > 0 && request.method !== 'OPTIONS') {
       return reply
@@ -121,17 +122,24 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
     return reply.code(404).send({ error: `no route for ${request.method} ${path}` });
   });
 
-  app.addHook('preParsing', async (request, reply, payload) =>
-    decodeContentEncoding(request.headers['content-encoding'], payload, reply.raw),
-  );
+  // Hooks with `done` rather than async ones on every request: no promise per hook and request.
+  app.addHook('preParsing', (request, reply, payload, done) => {
+    const encoding = request.headers['content-encoding'];
+    if (encoding === undefined) return done(null, payload);
+    try {
+      done(null, decodeContentEncoding(encoding, payload, reply.raw));
+    } catch (error) {
+      done(error as Error);
+    }
+  });
   installJsonBodyParser(app, config.maxJsonDepth);
 
   // Draining: answers still go out, but on connections that then close, so keep-alive clients
   // do not hold the server open (fastify closes only the connections idle when close began).
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (app.lifecycle.draining) reply.header('connection', 'close');
     if (config.podName) reply.header('kinfer-pod', config.podName);
-    return payload;
+    done(null, payload);
   });
 
   // One budget per replica for HTTP and /ws together; checked before auth so a full replica

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { pathOf } from './path.ts';
 
 /** What the budget needs of a socket: to know when it goes. */
 export interface BudgetSocket {
@@ -50,11 +51,10 @@ export const unlimitedPaths = new Set([
  * reconnects later rather than a silent TCP drop); probe paths are served regardless.
  */
 export function installConnectionLimit(app: FastifyInstance, budget: ConnectionBudget): void {
-  app.addHook('onRequest', async (request, reply) => {
-    if (unlimitedPaths.has(request.url.split('?', 1)[0]!)) return;
-    if (budget.admit(request.raw.socket)) return;
+  app.addHook('onRequest', (request, reply, done) => {
+    if (unlimitedPaths.has(pathOf(request.url)) || budget.admit(request.raw.socket)) return done();
     request.log.debug({ event: 'http.refused_overloaded', remote: request.ip }, 'too many connections');
-    return reply
+    reply
       .code(503)
       .header('retry-after', '1')
       .header('connection', 'close')

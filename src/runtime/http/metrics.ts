@@ -27,10 +27,15 @@ export function installMetrics(app: FastifyInstance, predictor: ServingPredictor
     buckets: latencyBuckets,
     registers: [registry],
   });
-  const inFlight = new Gauge({
+  // A plain number on the hot path, read into the gauge at scrape time.
+  let inFlight = 0;
+  new Gauge({
     name: 'kinfer_http_requests_in_flight',
     help: 'HTTP requests received and not yet answered',
     registers: [registry],
+    collect() {
+      this.set(inFlight);
+    },
   });
   const batchSize = new Histogram({
     name: 'kinfer_batch_size',
@@ -88,24 +93,24 @@ export function installMetrics(app: FastifyInstance, predictor: ServingPredictor
   });
   app.addHook('onClose', async () => unsubscribe());
 
-  // Counted once per request, whether it ends in a response or an abort (or both).
-  const open = new WeakSet<object>();
-  const done = (request: object) => {
-    if (open.delete(request)) inFlight.dec();
-  };
   // Node's response 'close' fires once whatever happens (answered, or the client hung up at any
-  // point); fastify's onRequestAbort misses a hang-up after the body was read.
-  app.addHook('onRequest', async (request, reply) => {
-    open.add(request);
-    inFlight.inc();
-    reply.raw.once('close', () => done(request));
+  // point); fastify's onRequestAbort misses a hang-up after the body was read. Hooks with `done`,
+  // not async ones: no promise per hook and request.
+  const closed = () => {
+    inFlight--;
+  };
+  app.addHook('onRequest', (_request, reply, done) => {
+    inFlight++;
+    reply.raw.on('close', closed);
+    done();
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     // The route template, never the raw URL: unknown paths would explode the label set.
     const route = request.routeOptions.url ?? 'unmatched';
     const labels = { method: request.method, route };
     requests.inc({ ...labels, status: String(reply.statusCode) });
     duration.observe(labels, reply.elapsedTime / 1000);
+    done();
   });
 
   const text = { content: { 'text/plain': { schema: { type: 'string' } } } };

@@ -66,6 +66,8 @@ export class LocalPredictor implements ServingPredictor {
   private pool: WorkerPool | undefined;
   private preprocessing: PreprocessPool | undefined;
   private batcher: Batcher | undefined;
+  /** Floats per input image, from the model's signature (once loaded). */
+  private inputSize = 0;
   private digest = '';
   private failure: string | undefined;
   private readonly observers = new Set<(stats: BatchStats) => void>();
@@ -145,6 +147,7 @@ export class LocalPredictor implements ServingPredictor {
       throw new Error('the model must have a float32 input and a float32 output');
     }
     this.pool = pool;
+    this.inputSize = rowSize(input.shape);
     this.batcher = new Batcher(
       (data, count) => pool.run(data, count),
       {
@@ -152,7 +155,7 @@ export class LocalPredictor implements ServingPredictor {
         maxDelayMs: this.options.maxDelayMs,
         queueLimit: this.options.queueLimit,
         concurrency: pool.size,
-        inputSize: rowSize(input.shape),
+        inputSize: this.inputSize,
         outputSize: rowSize(output.shape),
       },
       (stats) => {
@@ -178,7 +181,7 @@ export class LocalPredictor implements ServingPredictor {
   predict(images: Float32Array, count: number, options?: { transfer?: boolean }): Promise<Float32Array> {
     const batcher = this.batcher;
     if (!batcher || this.failure) return Promise.reject(new NotReadyError(this.failure));
-    const inputSize = rowSize(this.pool!.signature.inputs[0]!.shape);
+    const inputSize = this.inputSize;
     if (!Number.isInteger(count) || count < 0 || images.length !== count * inputSize) {
       return Promise.reject(
         new InvalidInputError(`expected ${count} images of ${inputSize} values, got ${images.length} values`),
