@@ -19,6 +19,11 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 export const SEGMENT_COST = 256;
 /** Work units of normalising an image into 28x28 (cropping, resampling, centring, blur). */
 export const NORMALISE_COST = 2048;
+/**
+ * Bytes of a JSON request body parsed per work unit (large bodies are parsed on the preprocessing
+ * threads): a 15 MB V2 body of 800k numbers takes ~100 ms to parse, some 200,000 units.
+ */
+export const JSON_BYTES_PER_UNIT = 64;
 
 /** Bounds on what one request may ask of a replica, so that its cost is bounded before any of it runs. */
 export const limitsConfigShape = {
@@ -56,7 +61,7 @@ export const limitsConfigShape = {
   preprocessQueueLimit: int(1, 1_000_000_000_000)
     .default(32 * 1024 * 1024)
     .describe(
-      `preprocessing work queued or running beyond which requests get 503, in decoded PNG pixels (a stroke point counts ${SEGMENT_COST}, an image ${NORMALISE_COST} more)`,
+      `preprocessing work queued or running beyond which requests get 503, in decoded PNG pixels (a stroke point counts ${SEGMENT_COST}, an image ${NORMALISE_COST} more, a JSON body parsed off the event loop one per ${JSON_BYTES_PER_UNIT} bytes)`,
     ),
 };
 

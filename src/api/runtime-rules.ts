@@ -1,4 +1,5 @@
 import {
+  JSON_BYTES_PER_UNIT,
   type LimitSettings,
   largestPreprocessCost,
   largestRequestCostTerms,
@@ -42,6 +43,15 @@ export const limitsRules: SettingsRule<LimitSettings>[] = [
     cel: (v) =>
       `${v('preprocessQueueLimit')} >= ${largestRequestCostTerms.map(({ key, weight }) => (weight === 1 ? v(key) : `${v(key)} * ${weight}`)).join(' + ')}`,
     bound: largestPreprocessCost,
+  },
+  {
+    field: 'preprocessQueueLimit',
+    requirement: `at least bodyLimit / ${JSON_BYTES_PER_UNIT}`,
+    reason:
+      'parsing the largest JSON body bodyLimit allows (on the preprocessing threads) must fit in the queue',
+    check: (v) => v.preprocessQueueLimit * JSON_BYTES_PER_UNIT >= v.bodyLimit,
+    cel: (v) => `${v('preprocessQueueLimit')} * ${JSON_BYTES_PER_UNIT} >= ${v('bodyLimit')}`,
+    bound: (v) => Math.ceil(v.bodyLimit / JSON_BYTES_PER_UNIT),
   },
 ];
 

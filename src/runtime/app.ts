@@ -132,7 +132,8 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
       done(error as Error);
     }
   });
-  installJsonBodyParser(app, config.maxJsonDepth);
+  const offLoopJson = (bytes: Buffer, v2: boolean) => predictor.parseJson(bytes, v2, config.maxJsonDepth);
+  installJsonBodyParser(app, config.maxJsonDepth, offLoopJson);
 
   // Draining: answers still go out, but on connections that then close, so keep-alive clients
   // do not hold the server open (fastify closes only the connections idle when close began).
@@ -157,6 +158,7 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
   await app.register(v2Routes, {
     predictor,
     maxJsonDepth: config.maxJsonDepth,
+    offLoopJson,
     maxBatch: config.maxV2Batch,
     serverVersion: version,
     batching: config,

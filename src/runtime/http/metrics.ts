@@ -76,6 +76,15 @@ export function installMetrics(app: FastifyInstance, predictor: ServingPredictor
       this.set(predictor.runningBatches);
     },
   });
+  new Counter({
+    name: 'kinfer_json_bodies_parsed_off_loop_total',
+    help: 'JSON request bodies large enough to be parsed on a preprocessing thread, not the event loop',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(predictor.jsonParsedOffLoop);
+    },
+  });
   new Gauge({
     name: 'kinfer_model_ready',
     help: '1 when the model is loaded and warmed up',

@@ -44,6 +44,37 @@ export function flattenTensorData(
   if (!Array.isArray(data)) {
     throw new InvalidInputError(`${field}[0]: expected a number or a nested array, got ${typeName(data)}`);
   }
+  walkNested(
+    data,
+    (v) => {
+      if (typeof v !== 'number') {
+        throw new InvalidInputError(
+          `${field}[${n}]: expected a number or a nested array, got ${typeName(v)}`,
+        );
+      }
+      const problem = fp32Problem(v);
+      if (problem) throw new InvalidInputError(`${field}[${n}]: ${problem}`);
+      if (n < expected) out[n] = v;
+      n++;
+    },
+    (depth) => {
+      if (depth > maxDepth) throw new InvalidInputError(nestedTooDeep(field, maxDepth));
+    },
+  );
+  if (n !== expected) throw new InvalidInputError(countMismatch(field, expected, n));
+  return out;
+}
+
+/**
+ * Visits nested arrays in row-major order without recursion (no client-controlled depth reaches
+ * the stack): `leaf` for every element that is not an array, `nested` with the depth of every
+ * array met inside (the outer one is depth 1). Either stops the walk by returning false.
+ */
+export function walkNested(
+  data: unknown[],
+  leaf: (value: unknown) => boolean | undefined,
+  nested: (depth: number) => boolean | undefined,
+): void {
   // Each level: the array and the index of its next element.
   const arrays: unknown[][] = [data];
   const indices: number[] = [0];
@@ -58,23 +89,12 @@ export function flattenTensorData(
     }
     indices[depth] = i + 1;
     const v = array[i];
-    if (typeof v === 'number') {
-      const problem = fp32Problem(v);
-      if (problem) throw new InvalidInputError(`${field}[${n}]: ${problem}`);
-      if (n < expected) out[n] = v;
-      n++;
-    } else if (Array.isArray(v)) {
-      if (arrays.length >= maxDepth) {
-        throw new InvalidInputError(nestedTooDeep(field, maxDepth));
-      }
+    if (Array.isArray(v)) {
+      if (nested(arrays.length + 1) === false) return;
       arrays.push(v);
       indices.push(0);
-    } else {
-      throw new InvalidInputError(`${field}[${n}]: expected a number or a nested array, got ${typeName(v)}`);
-    }
+    } else if (leaf(v) === false) return;
   }
-  if (n !== expected) throw new InvalidInputError(countMismatch(field, expected, n));
-  return out;
 }
 
 const nestedTooDeep = (field: string, maxDepth: number) =>

@@ -47,9 +47,6 @@ export interface FastV2Request {
   data: FastTensorData[];
 }
 
-export const isFastV2Request = (body: unknown): body is FastV2Request =>
-  typeof body === 'object' && body !== null && (body as { fast?: unknown }).fast === true;
-
 /** Thrown inside the parser when the body is not one it takes (never escapes parseV2Json). */
 const BAIL = new Error('not on the fast path');
 

@@ -15,7 +15,7 @@ import {
 } from '../../api/v2.ts';
 import { InvalidInputError, ModelNotFoundError, NotReadyError } from '../errors.ts';
 import type { ModelSignature, ServingPredictor } from '../inference/predictor.ts';
-import { jsonBodyParser } from './json-body.ts';
+import { jsonBodyParser, type OffLoopJsonParser, ReadV2Body } from './json-body.ts';
 import { errorResponse } from './openapi.ts';
 import { checkTensorData, flattenTensorData } from './tensor.ts';
 import {
@@ -25,7 +25,7 @@ import {
   jsonResponse,
   splitBinaryBody,
 } from './v2-binary.ts';
-import { type FastTensorData, isFastV2Request, parseV2Json } from './v2-json.ts';
+import type { FastTensorData } from './v2-json.ts';
 import { jsonSchema, parseInput } from './zod.ts';
 
 export interface V2Options {
@@ -35,6 +35,8 @@ export interface V2Options {
   serverVersion: string;
   /** JSON bodies nesting deeper than this are refused before they are parsed (json-body.ts). */
   maxJsonDepth: number;
+  /** Parses large JSON bodies off the event loop (json-body.ts). */
+  offLoopJson: OffLoopJsonParser;
   /** The batcher's settings, for the model configuration. */
   batching: { maxBatchSize: number; maxDelayMs: number };
 }
@@ -66,7 +68,7 @@ const errors = { 503: errorResponse('the model is not loaded yet (or failed to l
 /** The Open Inference Protocol (KServe V2) REST endpoints. */
 export async function v2Routes(
   app: FastifyInstance,
-  { predictor, maxBatch, serverVersion, batching, maxJsonDepth }: V2Options,
+  { predictor, maxBatch, serverVersion, batching, maxJsonDepth, offLoopJson }: V2Options,
 ): Promise<void> {
   const readySignature = (): ModelSignature => {
     if (!predictor.ready || !predictor.signature) throw new NotReadyError(predictor.loadError);
@@ -82,15 +84,15 @@ export async function v2Routes(
   // Binary tensor data: Triton's clients send it as octet-stream or with no (or any other)
   // content type, so on these routes every non-JSON body is read raw and split by the handler.
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-  // JSON bodies: the common well-formed request read in one pass (v2-json.ts), anything else by
-  // the app's own JSON parser as on every other route (same errors: depth, prototype poisoning).
-  const generalJson = jsonBodyParser(app, maxJsonDepth);
+  // JSON bodies: the common well-formed request read in one pass (v2-json.ts), anything else as
+  // the app's own JSON parser reads it on every other route (same errors: depth, prototype
+  // poisoning), large ones off the event loop (json-body.ts).
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    const fast = parseV2Json(body as Buffer, maxJsonDepth);
-    if (fast) done(null, fast);
-    else generalJson(request, (body as Buffer).toString('utf8'), done);
-  });
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'buffer' },
+    jsonBodyParser(maxJsonDepth, true, offLoopJson),
+  );
 
   app.get(
     '/v2',
@@ -192,9 +194,9 @@ export async function v2Routes(
     /** Bytes of the body before `binary` (its parsed JSON header), free to reuse. */
     let headerLength = 0;
     let fastData: FastTensorData | undefined;
-    if (isFastV2Request(request.body)) {
-      body = request.body.request;
-      fastData = request.body.data[0];
+    if (request.body instanceof ReadV2Body) {
+      body = request.body.request ?? parseInput(V2InferRequestSchema, request.body.json);
+      fastData = request.body.data;
     } else {
       const split = Buffer.isBuffer(request.body)
         ? splitBinaryBody(request.body, request.headers[inferenceHeaderLength], maxJsonDepth)

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { createLogger, elapsedMs } from '../../log.ts';
 import { InferenceFailedError, InvalidInputError, NotReadyError } from '../errors.ts';
+import { type ParsedJson, parseJsonBody } from '../http/json-parse.ts';
 import type { PreprocessJob } from '../preprocess/jobs.ts';
 import { PreprocessPool } from '../preprocess/pool.ts';
 import { Batcher, type BatchStats } from './batcher.ts';
@@ -39,8 +40,15 @@ export interface ServingPredictor extends Predictor {
    * JobInputError (naming the job) for a bad input.
    */
   preprocess(jobs: PreprocessJob[]): Promise<Float32Array>;
+  /**
+   * Parses a JSON request body on the preprocessing threads (src/runtime/http/json-parse.ts),
+   * counted against their queue (OverloadedError when full); `bytes` may be moved there.
+   */
+  parseJson(bytes: Uint8Array, v2: boolean, maxJsonDepth: number): Promise<ParsedJson>;
   /** Preprocessing work queued or running, in cost units (for metrics). */
   readonly preprocessPending: number;
+  /** JSON bodies parsed on the preprocessing threads so far (for metrics). */
+  readonly jsonParsedOffLoop: number;
 }
 
 export interface PredictorOptions {
@@ -72,6 +80,7 @@ export class LocalPredictor implements ServingPredictor {
   private failure: string | undefined;
   private readonly observers = new Set<(stats: BatchStats) => void>();
   private starting: Promise<void> | undefined;
+  private parsedOffLoop = 0;
 
   constructor(readonly options: PredictorOptions) {}
 
@@ -193,6 +202,17 @@ export class LocalPredictor implements ServingPredictor {
   preprocess(jobs: PreprocessJob[]): Promise<Float32Array> {
     if (!this.preprocessing) return Promise.reject(new NotReadyError());
     return this.preprocessing.run(jobs);
+  }
+
+  parseJson(bytes: Uint8Array, v2: boolean, maxJsonDepth: number): Promise<ParsedJson> {
+    // Before start() there are no threads (nothing is served yet either): parsed here.
+    if (!this.preprocessing) return Promise.resolve(parseJsonBody(bytes, v2, maxJsonDepth));
+    this.parsedOffLoop++;
+    return this.preprocessing.parseJson(bytes, v2, maxJsonDepth);
+  }
+
+  get jsonParsedOffLoop(): number {
+    return this.parsedOffLoop;
   }
 
   get preprocessPending(): number {

@@ -1,6 +1,8 @@
-import type { Worker } from 'node:worker_threads';
+import { isMarkedAsUntransferable, type Worker } from 'node:worker_threads';
+import { JSON_BYTES_PER_UNIT } from '../../api/runtime-limits.ts';
 import { createLogger } from '../../log.ts';
 import { InferenceFailedError, OverloadedError, ShuttingDownError } from '../errors.ts';
+import type { ParsedJson } from '../http/json-parse.ts';
 import { startThread } from '../threads.ts';
 import { JobInputError, jobCost, type PreprocessJob } from './jobs.ts';
 import type { PriorityResult } from './priority.ts';
@@ -8,11 +10,16 @@ import type { PreprocessReady, PreprocessReply, PreprocessRequest, PreprocessThr
 
 const log = createLogger('runtime.preprocess');
 
+/** What a task sends its thread: preprocessing jobs or a JSON body (with the buffers that move). */
+type Work =
+  | { jobs: PreprocessJob[] }
+  | { json: { bytes: Uint8Array; v2: boolean; maxJsonDepth: number }; transfer: ArrayBuffer[] };
+
 interface Task {
   id: number;
-  jobs: PreprocessJob[];
+  work: Work;
   cost: number;
-  resolve: (images: Float32Array) => void;
+  settle: (reply: PreprocessReply) => void;
   reject: (error: Error) => void;
 }
 
@@ -60,13 +67,51 @@ export class PreprocessPool {
 
   /** Preprocesses `jobs` into `jobs.length * 784` floats, in order. */
   run(jobs: PreprocessJob[]): Promise<Float32Array> {
-    if (this.closed) return Promise.reject(new ShuttingDownError());
     let cost = 0;
     for (const job of jobs) cost += jobCost(job);
+    return this.enqueue({ jobs }, cost, (reply, resolve, reject) => {
+      if ('images' in reply) resolve(reply.images);
+      else if ('message' in reply) reject(replyError(reply));
+      else reject(new InferenceFailedError('preprocessing answered a parsed body'));
+    });
+  }
+
+  /**
+   * Parses a JSON request body on a thread (json-parse.ts), counted against the same queue as
+   * preprocessing (`JSON_BYTES_PER_UNIT` bytes a unit). The body's bytes move to the thread when
+   * they own their buffer (empty here afterwards), and are copied otherwise.
+   */
+  parseJson(bytes: Uint8Array, v2: boolean, maxJsonDepth: number): Promise<ParsedJson> {
+    const owned =
+      bytes.byteOffset === 0 &&
+      bytes.byteLength === bytes.buffer.byteLength &&
+      !isMarkedAsUntransferable(bytes.buffer)
+        ? bytes
+        : bytes.slice();
+    const work: Work = { json: { bytes: owned, v2, maxJsonDepth }, transfer: [owned.buffer as ArrayBuffer] };
+    return this.enqueue(work, Math.ceil(bytes.byteLength / JSON_BYTES_PER_UNIT), (reply, resolve, reject) => {
+      if ('parsed' in reply) resolve(reply.parsed);
+      else if ('message' in reply) reject(replyError(reply));
+      else reject(new InferenceFailedError('preprocessing answered images for a body'));
+    });
+  }
+
+  private enqueue<T>(
+    work: Work,
+    cost: number,
+    settle: (reply: PreprocessReply, resolve: (value: T) => void, reject: (error: Error) => void) => void,
+  ): Promise<T> {
+    if (this.closed) return Promise.reject(new ShuttingDownError());
     if (this.pending + cost > this.queueLimit) return Promise.reject(new OverloadedError());
     this.pending += cost;
-    return new Promise<Float32Array>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, jobs, cost, resolve, reject });
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({
+        id: this.nextId++,
+        work,
+        cost,
+        settle: (reply) => settle(reply, resolve, reject),
+        reject,
+      });
       this.pump();
     });
   }
@@ -83,7 +128,15 @@ export class PreprocessPool {
       if (!thread.ready || thread.task) continue;
       const task = this.queue.shift()!;
       thread.task = task;
-      thread.worker.postMessage({ id: task.id, jobs: task.jobs } satisfies PreprocessRequest);
+      const { work } = task;
+      if ('jobs' in work)
+        thread.worker.postMessage({ id: task.id, jobs: work.jobs } satisfies PreprocessRequest);
+      else {
+        thread.worker.postMessage(
+          { id: task.id, json: work.json } satisfies PreprocessRequest,
+          work.transfer,
+        );
+      }
     }
   }
 
@@ -114,8 +167,7 @@ export class PreprocessPool {
         this.checkPriority(reply.priority);
         return this.pump();
       }
-      const task = this.finish(thread);
-      if (task) settle(task, reply);
+      this.finish(thread)?.settle(reply);
       this.pump();
     });
     let lost = false;
@@ -135,11 +187,9 @@ export class PreprocessPool {
   }
 }
 
-function settle(task: Task, reply: PreprocessReply): void {
-  if ('images' in reply) task.resolve(reply.images);
-  else if (reply.invalid) task.reject(new JobInputError(reply.index, reply.message));
-  else {
-    log.error({ event: 'preprocess.failed', error: reply.message }, 'preprocessing failed');
-    task.reject(new InferenceFailedError('preprocessing failed'));
-  }
+/** A thread's failure: the caller's fault in one job, or ours (logged). */
+function replyError(reply: Extract<PreprocessReply, { message: string }>): Error {
+  if (reply.invalid) return new JobInputError(reply.index, reply.message);
+  log.error({ event: 'preprocess.failed', error: reply.message }, 'preprocessing failed');
+  return new InferenceFailedError('preprocessing failed');
 }

@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { InvalidInputError } from '../errors.ts';
+import { type ParsedJson, parseJsonBody } from '../http/json-parse.ts';
 import { JobInputError, type PreprocessJob, runJobs } from './jobs.ts';
 import { lowerThreadPriority, type PriorityResult } from './priority.ts';
 
@@ -10,12 +11,13 @@ export interface PreprocessThreadData {
 }
 
 /** Messages between the preprocessing pool (main thread) and one of its threads. */
-export interface PreprocessRequest {
-  id: number;
-  jobs: PreprocessJob[];
-}
+export type PreprocessRequest =
+  | { id: number; jobs: PreprocessJob[] }
+  /** A JSON request body to parse (json-parse.ts), its bytes moved here. */
+  | { id: number; json: { bytes: Uint8Array; v2: boolean; maxJsonDepth: number } };
 export type PreprocessReply =
   | { id: number; images: Float32Array }
+  | { id: number; parsed: ParsedJson }
   /** `index` and `invalid`: the caller's fault, in its job `index`; anything else is ours. */
   | { id: number; message: string; invalid: boolean; index: number };
 /** A thread's first message, once it can take work: how its priority was set. */
@@ -30,9 +32,16 @@ export interface PreprocessReady {
 const port = parentPort;
 const { niceIncrement } = (workerData ?? { niceIncrement: 0 }) as PreprocessThreadData;
 const priority = lowerThreadPriority(niceIncrement);
-port?.on('message', ({ id, jobs }: PreprocessRequest) => {
+port?.on('message', (request: PreprocessRequest) => {
+  const { id } = request;
   try {
-    const images = runJobs(jobs);
+    if ('json' in request) {
+      const { bytes, v2, maxJsonDepth } = request.json;
+      const parsed = parseJsonBody(bytes, v2, maxJsonDepth);
+      port.postMessage({ id, parsed } satisfies PreprocessReply, tensorBuffers(parsed));
+      return;
+    }
+    const images = runJobs(request.jobs);
     port.postMessage({ id, images } satisfies PreprocessReply, [images.buffer as ArrayBuffer]);
   } catch (error) {
     port.postMessage({
@@ -44,3 +53,16 @@ port?.on('message', ({ id, jobs }: PreprocessRequest) => {
   }
 });
 port?.postMessage({ ready: true, priority } satisfies PreprocessReady);
+
+/**
+ * The buffers of the tensors a parse read, to move back rather than copy. A small tensor the fast
+ * path took from its shared slab (which cannot move) gets its own buffer first.
+ */
+function tensorBuffers(parsed: ParsedJson): ArrayBuffer[] {
+  const tensors =
+    parsed.kind === 'fast' ? parsed.body.data : parsed.kind === 'json' && parsed.data ? [parsed.data] : [];
+  return tensors.map((tensor) => {
+    if (tensor.values.byteLength !== tensor.values.buffer.byteLength) tensor.values = tensor.values.slice();
+    return tensor.values.buffer as ArrayBuffer;
+  });
+}

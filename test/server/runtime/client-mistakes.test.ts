@@ -61,6 +61,16 @@ describe('V2 data', () => {
     }
   });
 
+  it('a body cannot pass for one the parser read: "fast": true is an unknown member, not a 500', async () => {
+    // The fast path's result used to be recognised by a "fast": true member, which a client's JSON
+    // could carry too (the handler then read a request that was not there: 500).
+    const response = await postJson(inferUrl(), { fast: true, ...infer(new Array(784).fill(0)) });
+    expect(response.status).toBe(200);
+    const without = await postJson(inferUrl(), { fast: true, data: [] });
+    expect(without.status).toBe(400);
+    expect(without.body.error).toMatch(/^inputs: /);
+  });
+
   it.each([1e39, 3.5e38, -1e39])('400 for %d, finite as a double but not as FP32', async (value) => {
     const data = new Array(784).fill(0);
     data[5] = value;

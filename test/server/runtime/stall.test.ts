@@ -81,6 +81,65 @@ describe('/v1/predict', () => {
   });
 });
 
+describe('large JSON bodies', () => {
+  /** Bodies parsed on a preprocessing thread so far, as /metrics reports them. */
+  const parsedOffLoop = async () => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    return Number(/^kinfer_json_bodies_parsed_off_loop_total (\d+)$/m.exec(text)?.[1]);
+  };
+  const pixels = Array.from({ length: 1024 * 784 }, (_, i) => ((i * 7919) % 255) / 255);
+  /** The largest V2 request maxV2Batch (1024) allows, as clients write it (~15 MB). */
+  const largest = (extra: object = {}) =>
+    JSON.stringify({
+      inputs: [{ name: 'input', shape: [1024, 1, 28, 28], datatype: 'FP32', ...extra, data: pixels }],
+    });
+
+  it('parses the largest V2 JSON request off the event loop, to the answers of the same digits sent one by one', async () => {
+    const before = await parsedOffLoop();
+    expect(before).toBeGreaterThanOrEqual(0);
+    // The fast path's shape, and one only the general path reads (an input `parameters` member).
+    const bodies = [largest(), largest({ parameters: {} }), largest()];
+    const sending = Promise.all(bodies.map((body) => postJson(`${base}/v2/models/mnist-cnn/infer`, body)));
+    const slowest = await slowestHealthz(base, sending);
+    const answers = await sending;
+    expect(await parsedOffLoop()).toBe(before + bodies.length);
+    for (const answer of answers) {
+      expect(answer.status).toBe(200);
+      expect(answer.body.outputs[0].shape).toEqual([1024, 10]);
+    }
+    for (const k of [0, 1, 1023]) {
+      const one = await postJson(`${base}/v2/models/mnist-cnn/infer`, {
+        inputs: [
+          {
+            name: 'input',
+            shape: [1, 1, 28, 28],
+            datatype: 'FP32',
+            data: pixels.slice(k * 784, (k + 1) * 784),
+          },
+        ],
+      });
+      const row = one.body.outputs[0].data as number[];
+      for (const answer of answers) {
+        const got = (answer.body.outputs[0].data as number[]).slice(k * 10, k * 10 + 10);
+        for (const [i, p] of got.entries()) expect(p).toBeCloseTo(row[i]!, 5);
+      }
+    }
+    // A generous bound (the structural check is the count above): parsing one of these bodies
+    // on the event loop held it ~100 ms on the development machine.
+    expect(slowest).toBeLessThan(STALL_MS);
+  }, 60_000);
+
+  it('answers a large body that is not valid JSON, or nests too deep, as a small one (400)', async () => {
+    const broken = await postJson(`${base}/v2/models/mnist-cnn/infer`, `${largest()}]`);
+    expect(broken.status).toBe(400);
+    expect(broken.body.error).toBe("Body is not valid JSON but content-type is set to 'application/json'");
+    const deep = `{"instances":[${'{"pixels":[0],"x":'.repeat(100)}0${'}'.repeat(100)}],"pad":"${' '.repeat(300_000)}"}`;
+    const refused = await postJson(`${base}/v1/predict`, deep);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatch(/JSON nested deeper than 64 levels \(maxJsonDepth\)$/);
+  });
+});
+
 describe('/ws', () => {
   const session = async () => {
     const ws = new WebSocket(`${base.replace('http', 'ws')}/ws`);

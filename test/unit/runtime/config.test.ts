@@ -65,6 +65,15 @@ describe('loadRuntimeConfig', () => {
       {},
       /--queue-limit: must be at least maxV2Batch/,
     ],
+    [
+      'a preprocessing queue too small to parse the largest body off the event loop',
+      [
+        ...['--max-image-pixels', '784', '--max-points-per-request', '1', '--max-v2-batch', '1'],
+        ...['--queue-limit', '1', '--preprocess-queue-limit', '10000'],
+      ],
+      {},
+      /--preprocess-queue-limit: must be at least bodyLimit \/ 64 \(524288 here\): parsing the largest JSON body/,
+    ],
     ['an unknown flag', ['--prot', '1'], {}, /prot/],
     ['a stray argument', ['serve'], {}, /unexpected argument "serve"/],
   ];
