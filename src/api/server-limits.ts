@@ -3,10 +3,17 @@ import { envName, flagName } from '../shared/options.ts';
 import { type CelRule, withRules } from './common.ts';
 import { limitsConfigShape, timeoutsConfigShape } from './runtime-limits.ts';
 import { limitsRules, type SettingsRule, timeoutsRules } from './runtime-rules.ts';
+import { wsLimitsConfigShape, wsTimeoutsConfigShape } from './ws-settings.ts';
 
 // `spec.server.limits` and `spec.server.timeouts`, derived from the runtime's own settings
-// (src/api/runtime-limits.ts): same keys, same bounds, the runtime's default when omitted. Nothing
-// here restates a bound, a default or a description.
+// (src/api/runtime-limits.ts, src/api/ws-settings.ts): same keys, same bounds, the runtime's
+// default when omitted. Nothing here restates a bound, a default or a description.
+
+/** The runtime settings a ModelDeployment exposes, by `spec.server` field. */
+export const serverSettings = {
+  limits: { ...limitsConfigShape, ...wsLimitsConfigShape },
+  timeouts: { ...timeoutsConfigShape, ...wsTimeoutsConfigShape },
+};
 
 type RuntimeSetting = z.ZodDefault<z.ZodCoercedNumber<unknown>>;
 type SpecFields<S extends Record<string, RuntimeSetting>> = { [K in keyof S]: z.ZodOptional<z.ZodNumber> };
@@ -46,19 +53,19 @@ function celRule<V extends Record<string, number>>(rule: SettingsRule<V>, defaul
 }
 
 export const ServerLimitsSchema = withRules(
-  z.object(specFieldsOf(limitsConfigShape)).meta({
+  z.object(specFieldsOf(serverSettings.limits)).meta({
     description:
-      "Request limits of each predictor pod (bodies, batches, strokes, images, queues). Each field is a runtime setting of the same name; omitted: the runtime's default. A request over a limit is refused with 400/413 naming it.",
+      "Request limits of each predictor pod (bodies, batches, strokes, images, queues, /ws messages). Each field is a runtime setting of the same name; omitted: the runtime's default. A request over a limit is refused with 400/413 naming it.",
   }),
-  limitsRules.map((rule) => celRule(rule, defaultsOf(limitsConfigShape))),
+  limitsRules.map((rule) => celRule(rule, defaultsOf(serverSettings.limits))),
 );
 
 export const ServerTimeoutsSchema = withRules(
-  z.object(specFieldsOf(timeoutsConfigShape)).meta({
+  z.object(specFieldsOf(serverSettings.timeouts)).meta({
     description:
-      "Time limits for slow clients, in milliseconds. Each field is a runtime setting of the same name; omitted: the runtime's default.",
+      "Time limits for slow or silent clients, in milliseconds. Each field is a runtime setting of the same name; omitted: the runtime's default.",
   }),
-  timeoutsRules.map((rule) => celRule(rule, defaultsOf(timeoutsConfigShape))),
+  timeoutsRules.map((rule) => celRule(rule, defaultsOf(serverSettings.timeouts))),
 );
 
 export type ServerLimits = z.output<typeof ServerLimitsSchema>;

@@ -1,6 +1,6 @@
 import type { V1EnvVar } from '@kubernetes/client-node';
 import type { ServerSettings } from '../../api/modeldeployment.ts';
-import { limitsConfigShape, timeoutsConfigShape } from '../../api/runtime-limits.ts';
+import { serverSettings } from '../../api/server-limits.ts';
 import { envName } from '../../shared/options.ts';
 
 /**
@@ -16,7 +16,7 @@ export function runtimeSettingsEnv(server: Pick<ServerSettings, 'limits' | 'time
       return value === undefined ? [] : [{ name: envName(key), value: String(value) }];
     });
   return [
-    ...given(Object.keys(limitsConfigShape), server.limits),
-    ...given(Object.keys(timeoutsConfigShape), server.timeouts),
+    ...given(Object.keys(serverSettings.limits), server.limits),
+    ...given(Object.keys(serverSettings.timeouts), server.timeouts),
   ];
 }

@@ -55,6 +55,9 @@ describe('ModelDeployment spec.server.limits and .timeouts on the apiserver', ()
     expect(
       await refused({ timeouts: { keepAliveTimeoutMs: 99 } }, 'spec.server.timeouts.keepAliveTimeoutMs'),
     ).toMatch(/greater than or equal to 100/);
+    expect(
+      await refused({ limits: { wsMaxPayloadBytes: 512 } }, 'spec.server.limits.wsMaxPayloadBytes'),
+    ).toMatch(/greater than or equal to 1024/);
   });
 
   it('refuses limits whose largest request does not fit the preprocessing queue (CEL), naming the fields', async () => {
@@ -86,12 +89,14 @@ describe('ModelDeployment spec.server.limits and .timeouts on the apiserver', ()
   it('passes the values set to the predictor pods; a change or removal reaches the pod template', async () => {
     await accepted('tuned', {
       limits: { maxStrokes: 512, maxCoordinate: 2.5e5, bodyLimit: 1_048_576 },
-      timeouts: { requestTimeoutMs: 300_000 },
+      timeouts: { requestTimeoutMs: 300_000, wsHeartbeatIntervalMs: 10_000 },
     });
     const runtimeVariables = (env: Record<string, string>) =>
       Object.fromEntries(
         Object.entries(env).filter(([name]) =>
-          /^KINFER_(MAX_STROKES|MAX_COORDINATE|BODY_LIMIT|REQUEST_TIMEOUT_MS|MAX_JSON_DEPTH)$/.test(name),
+          /^KINFER_(MAX_STROKES|MAX_COORDINATE|BODY_LIMIT|REQUEST_TIMEOUT_MS|WS_HEARTBEAT_INTERVAL_MS|MAX_JSON_DEPTH)$/.test(
+            name,
+          ),
         ),
       );
     const first = await until('the Deployment with the limits', async () => {
@@ -103,6 +108,7 @@ describe('ModelDeployment spec.server.limits and .timeouts on the apiserver', ()
       KINFER_MAX_COORDINATE: '250000',
       KINFER_BODY_LIMIT: '1048576',
       KINFER_REQUEST_TIMEOUT_MS: '300000',
+      KINFER_WS_HEARTBEAT_INTERVAL_MS: '10000',
     });
     // Nothing else: an omitted setting is left to the runtime's default.
     expect(first.KINFER_MAX_POINTS_PER_STROKE).toBeUndefined();

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { buildCrd, kinds } from '../../../src/api/crd/crds.ts';
 import { parseModelDeployment } from '../../../src/api/index.ts';
 import { ModelDeploymentSpecSchema } from '../../../src/api/modeldeployment.ts';
-import { limitsConfigShape, timeoutsConfigShape } from '../../../src/api/runtime-limits.ts';
+import { serverSettings } from '../../../src/api/server-limits.ts';
 import { defaultPredictorConfig, desiredDeployment } from '../../../src/operator/modeldeployment/desired.ts';
 import { runtimeSettingsEnv } from '../../../src/operator/modeldeployment/runtime-env.ts';
 import { loadRuntimeConfig, runtimeConfigSchema } from '../../../src/runtime/config.ts';
@@ -34,7 +34,7 @@ const crd = buildCrd(kinds[0]!) as Json;
 // biome-ignore lint/suspicious/noExplicitAny: the generated CRD, walked by path
 type Json = any;
 const serverNode: Node = crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.server;
-const groups = { limits: limitsConfigShape, timeouts: timeoutsConfigShape } as const;
+const groups = serverSettings;
 
 describe('spec.server.limits and spec.server.timeouts (zod, the CRD’s twin)', () => {
   it('are optional with no defaults of their own: omitted is the runtime’s default', () => {
@@ -125,8 +125,8 @@ describe('the CRD and the runtime accept exactly the same values', () => {
       ).map((variable) => variable.name),
     );
     // Not a request limit or timeout of one replica's API: process shape (threads, priority), the
-    // config file, logging, CORS, shutdown timing (bound to the pod's grace period) and /ws session
-    // settings, which live in src/runtime/ws/settings.ts and are not exposed yet.
+    // config file, logging, CORS, shutdown timing (bound to the pod's 30 s grace period and preStop
+    // sleep) and the pace of live predictions while drawing.
     const notExposed = [
       'config',
       'workers',
@@ -137,15 +137,8 @@ describe('the CRD and the runtime accept exactly the same values', () => {
       'logLevel',
       'terminationLogPath',
       'drainTimeoutMs',
-      'wsMaxPayloadBytes',
-      'wsMessagesPerSecond',
-      'wsMessageBurst',
-      'wsHeartbeatIntervalMs',
       'wsLiveIntervalMs',
-      'wsMaxBufferedBytes',
-      'wsMaxPointsPerSession',
       'wsShutdownGraceMs',
-      'wsMaxPendingBytes',
     ];
     const exposed = Object.values(groups).flatMap((shape) => Object.keys(shape));
     const unplaced = Object.keys(runtimeConfigSchema.shape).filter(
@@ -157,7 +150,7 @@ describe('the CRD and the runtime accept exactly the same values', () => {
   });
 
   it('refuses at admission exactly what the runtime would refuse to start with (random limits)', () => {
-    type Setting = (typeof limitsConfigShape)[keyof typeof limitsConfigShape];
+    type Setting = (typeof serverSettings.limits)[keyof typeof serverSettings.limits];
     const value = (setting: Setting) => {
       const inner = setting.unwrap();
       const [min, max, fallback] = [inner.minValue!, inner.maxValue!, setting.parse(undefined) as number];
@@ -179,7 +172,7 @@ describe('the CRD and the runtime accept exactly the same values', () => {
       });
     const seen = { admitted: 0, refusedByRule: 0, refusedByBound: 0 };
     fc.assert(
-      fc.property(group(limitsConfigShape), group(timeoutsConfigShape), (limits, timeouts) => {
+      fc.property(group(serverSettings.limits), group(serverSettings.timeouts), (limits, timeouts) => {
         const admitted = ModelDeploymentSpecSchema.safeParse({
           model: builtin,
           server: { limits, timeouts },

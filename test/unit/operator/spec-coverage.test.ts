@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ModelDeploymentSpecSchema } from '../../../src/api/modeldeployment.ts';
-import { limitsConfigShape, timeoutsConfigShape } from '../../../src/api/runtime-limits.ts';
+import { serverSettings } from '../../../src/api/server-limits.ts';
 import {
   defaultPredictorConfig,
   desiredDeployment,
@@ -47,8 +47,8 @@ const pairs: Record<string, [Record<string, unknown>, Record<string, unknown>]> 
   'server.maxConnections': [base, { ...base, server: { maxConnections: 50 } }],
   'server.authSecretRef.name': [base, { ...base, server: { authSecretRef: { name: 'token' } } }],
   // Each runtime limit and timeout: the runtime's default + 1, valid alone under every rule between them.
-  ...settingPairs('limits', limitsConfigShape),
-  ...settingPairs('timeouts', timeoutsConfigShape),
+  ...settingPairs('limits', serverSettings.limits),
+  ...settingPairs('timeouts', serverSettings.timeouts),
 };
 
 function settingPairs(group: string, shape: Record<string, z.ZodType>) {
