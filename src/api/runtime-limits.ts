@@ -9,7 +9,8 @@ import { defaultDrawingLimits } from './predict.ts';
  * A limit added here reaches the runtime and the CRD alike. Values coerce, since flags and
  * environment variables arrive as strings.
  */
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** An integer setting between `min` and `max`, coerced from a flag's or variable's string. */
+export const intSetting = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 /**
  * Work units of the preprocessing queue, roughly decoded PNG pixels' worth of time (one unit is
@@ -27,13 +28,13 @@ export const JSON_BYTES_PER_UNIT = 64;
 
 /** Bounds on what one request may ask of a replica, so that its cost is bounded before any of it runs. */
 export const limitsConfigShape = {
-  maxPointsPerStroke: int(1, 1_000_000)
+  maxPointsPerStroke: intSetting(1, 1_000_000)
     .default(defaultDrawingLimits.maxPointsPerStroke)
     .describe(`points in one stroke at most (default ${defaultDrawingLimits.maxPointsPerStroke})`),
-  maxStrokes: int(1, 1_000_000)
+  maxStrokes: intSetting(1, 1_000_000)
     .default(defaultDrawingLimits.maxStrokes)
     .describe(`strokes in one drawing at most (default ${defaultDrawingLimits.maxStrokes})`),
-  maxPointsPerRequest: int(1, 100_000_000)
+  maxPointsPerRequest: intSetting(1, 100_000_000)
     .default(16_384)
     .describe('points in one /v1/predict request at most, all instances together (default 16384)'),
   maxCoordinate: z.coerce
@@ -42,23 +43,23 @@ export const limitsConfigShape = {
     .max(1e9)
     .default(defaultDrawingLimits.maxCoordinate)
     .describe(`largest |x| or |y| of a stroke point (default ${defaultDrawingLimits.maxCoordinate})`),
-  maxCanvasSize: int(28, 1_000_000)
+  maxCanvasSize: intSetting(28, 1_000_000)
     .default(defaultDrawingLimits.maxCanvasSize)
     .describe(`largest canvas width or height of strokes (default ${defaultDrawingLimits.maxCanvasSize})`),
-  maxJsonDepth: int(8, 100_000)
+  maxJsonDepth: intSetting(8, 100_000)
     .default(64)
     .describe(
       'arrays and objects nested in one JSON body or /ws message at most, refused before parsing (default 64)',
     ),
-  maxImagePixels: int(784, 1_000_000_000)
+  maxImagePixels: intSetting(784, 1_000_000_000)
     .default(4096 * 4096)
     .describe('decoded PNG pixels in one request at most, all images together (default 16777216, 4096x4096)'),
-  maxV2Batch: int(1, 65536).default(1024).describe('most images in one V2 or /v1/predict request'),
-  bodyLimit: int(1024, 1024 * 1024 * 1024)
+  maxV2Batch: intSetting(1, 65536).default(1024).describe('most images in one V2 or /v1/predict request'),
+  bodyLimit: intSetting(1024, 1024 * 1024 * 1024)
     .default(32 * 1024 * 1024)
     .describe('largest request body in bytes (a compressed body counts decompressed)'),
-  queueLimit: int(1, 1_000_000).default(8192).describe('queued images beyond which requests get 503'),
-  preprocessQueueLimit: int(1, 1_000_000_000_000)
+  queueLimit: intSetting(1, 1_000_000).default(8192).describe('queued images beyond which requests get 503'),
+  preprocessQueueLimit: intSetting(1, 1_000_000_000_000)
     .default(32 * 1024 * 1024)
     .describe(
       `preprocessing work queued or running beyond which requests get 503, in decoded PNG pixels (a stroke point counts ${SEGMENT_COST}, an image ${NORMALISE_COST} more, a JSON body parsed off the event loop one per ${JSON_BYTES_PER_UNIT} bytes)`,
@@ -75,13 +76,13 @@ export const limitsConfigShape = {
  * the server is closing at that moment (ECONNRESET).
  */
 export const timeoutsConfigShape = {
-  headersTimeoutMs: int(100, 600_000)
+  headersTimeoutMs: intSetting(100, 600_000)
     .default(60_000)
     .describe('longest time from connecting to the end of a request’s headers; over it: 408 and close'),
-  requestTimeoutMs: int(100, 3_600_000)
+  requestTimeoutMs: intSetting(100, 3_600_000)
     .default(120_000)
     .describe('longest time to receive a whole request, headers and body; over it: 408 and close'),
-  keepAliveTimeoutMs: int(100, 600_000)
+  keepAliveTimeoutMs: intSetting(100, 600_000)
     .default(72_000)
     .describe('an idle keep-alive connection is closed after this long (it frees its connection slot)'),
 };

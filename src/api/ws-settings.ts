@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { limitsConfigShape } from './runtime-limits.ts';
+import { intSetting, limitsConfigShape } from './runtime-limits.ts';
 
 /**
  * Settings of the drawing-session WebSocket `/ws`, part of the runtime configuration (key `ws`).
@@ -10,60 +10,45 @@ import { limitsConfigShape } from './runtime-limits.ts';
  */
 export const WsSettings = z.object({
   /** Largest accepted frame in bytes; a bigger one closes the connection with 1009. */
-  maxPayloadBytes: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .max(64 * 1024 * 1024)
-    .default(1024 * 1024),
+  maxPayloadBytes: intSetting(1024, 64 * 1024 * 1024).default(1024 * 1024),
   /**
    * Open sessions at most; the next one is closed with 1013 (the ModelDeployment's default too).
    * In the runtime this is the replica's one budget for HTTP and WebSocket connections together
    * (src/runtime/http/connection-limit.ts); alone, the plugin applies it to its sessions.
    */
-  maxConnections: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  maxConnections: intSetting(1, 1_000_000).default(1000),
   /** Sustained client messages per second per connection; more are answered `rate_limited`. */
   messagesPerSecond: z.coerce.number().min(1).max(1_000_000).default(200),
   /** Burst of client messages allowed above the sustained rate. */
-  messageBurst: z.coerce.number().int().min(1).max(1_000_000).default(400),
+  messageBurst: intSetting(1, 1_000_000).default(400),
   /** Ping interval; a peer that has not answered the previous ping is dropped. */
-  heartbeatIntervalMs: z.coerce.number().int().min(10).max(600_000).default(30_000),
+  heartbeatIntervalMs: intSetting(10, 600_000).default(30_000),
   /** Minimum time between two live predictions of one session while it draws. */
-  liveIntervalMs: z.coerce.number().int().min(0).max(60_000).default(50),
+  liveIntervalMs: intSetting(0, 60_000).default(50),
   /** Canvas size announced in `welcome`; stroke coordinates are in this space. */
-  canvasWidth: z.coerce.number().int().min(28).max(4096).default(280),
-  canvasHeight: z.coerce.number().int().min(28).max(4096).default(280),
+  canvasWidth: intSetting(28, 4096).default(280),
+  canvasHeight: intSetting(28, 4096).default(280),
   /**
    * Points a canvas may hold before `stroke` answers `canvas_full` (a digit drawn for 10 s at 60 Hz
    * is ~600): bounds a session's memory (~50 bytes a point) and the cost of rendering its canvas.
    */
-  maxPointsPerSession: z.coerce.number().int().min(1).max(1_000_000).default(4096),
+  maxPointsPerSession: intSetting(1, 1_000_000).default(4096),
   /** Answers awaiting the model per session; beyond this the server stops reading the socket. */
-  maxInFlightPerSession: z.coerce.number().int().min(1).max(10_000).default(16),
+  maxInFlightPerSession: intSetting(1, 10_000).default(16),
   /**
    * Bytes queued for a slow reader above which the server stops reading its messages and skips
    * live predictions, so a client that does not read cannot grow the server's memory.
    */
-  maxBufferedBytes: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .max(256 * 1024 * 1024)
-    .default(256 * 1024),
+  maxBufferedBytes: intSetting(1024, 256 * 1024 * 1024).default(256 * 1024),
   /**
    * Bytes of WebSocket messages begun and not finished, across every connection of the replica;
    * over it, the connection holding the most is closed with 1013 (src/runtime/ws/pending-frames.ts).
    */
-  maxPendingBytes: z.coerce
-    .number()
-    .int()
-    .min(64 * 1024)
-    .max(16 * 1024 * 1024 * 1024)
-    .default(64 * 1024 * 1024),
+  maxPendingBytes: intSetting(64 * 1024, 16 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
   /** Arrays and objects nested in one message at most, refused before parsing (runtime `maxJsonDepth`). */
   maxJsonDepth: limitsConfigShape.maxJsonDepth,
   /** On shutdown, how long in-flight answers may take before every client gets 1001 anyway. */
-  shutdownGraceMs: z.coerce.number().int().min(0).max(120_000).default(5000),
+  shutdownGraceMs: intSetting(0, 120_000).default(5000),
 });
 export type WsSettings = z.infer<typeof WsSettings>;
 export type WsSettingsInput = z.input<typeof WsSettings>;
