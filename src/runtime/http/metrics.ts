@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { ServingPredictor } from '../inference/predictor.ts';
+import { RequestMetrics } from './request-metrics.ts';
 
 /** Per-app registry (not prom-client's global one), so several apps can live in one process. */
 export interface RuntimeMetrics {
@@ -14,18 +15,16 @@ export function installMetrics(app: FastifyInstance, predictor: ServingPredictor
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'kinfer_' });
 
-  const requests = new Counter({
-    name: 'kinfer_http_requests_total',
-    help: 'HTTP requests by route template, method and status code',
-    labelNames: ['method', 'route', 'status'] as const,
-    registers: [registry],
-  });
-  const duration = new Histogram({
-    name: 'kinfer_http_request_duration_seconds',
-    help: 'HTTP request latency by route template and method',
-    labelNames: ['method', 'route'] as const,
-    buckets: latencyBuckets,
-    registers: [registry],
+  const requests = new RequestMetrics(registry, {
+    requests: {
+      name: 'kinfer_http_requests_total',
+      help: 'HTTP requests by route template, method and status code',
+    },
+    duration: {
+      name: 'kinfer_http_request_duration_seconds',
+      help: 'HTTP request latency by route template and method',
+      buckets: latencyBuckets,
+    },
   });
   // A plain number on the hot path, read into the gauge at scrape time.
   let inFlight = 0;
@@ -115,10 +114,12 @@ export function installMetrics(app: FastifyInstance, predictor: ServingPredictor
   });
   app.addHook('onResponse', (request, reply, done) => {
     // The route template, never the raw URL: unknown paths would explode the label set.
-    const route = request.routeOptions.url ?? 'unmatched';
-    const labels = { method: request.method, route };
-    requests.inc({ ...labels, status: String(reply.statusCode) });
-    duration.observe(labels, reply.elapsedTime / 1000);
+    requests.observe(
+      request.method,
+      request.routeOptions.url ?? 'unmatched',
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
     done();
   });
 
