@@ -9,7 +9,7 @@ export type ChildOutcome =
   | { kind: 'unchanged' | 'created' | 'updated'; object: KubeObject }
   /** An object of that name exists and another controller (or none) owns it: nothing was written. */
   | { kind: 'conflict'; message: string }
-  /** The apply failed; `permanent` (400, 403, 422) means retrying cannot help until the spec changes. */
+  /** A write or read failed; `permanent` (a write's 400, 403, 422) means retrying cannot help until the spec changes. */
   | { kind: 'failed'; message: string; error: unknown; permanent: boolean };
 
 export interface EnsureChild {
@@ -61,16 +61,16 @@ export async function ensureChild(options: EnsureChild): Promise<ChildOutcome> {
         object: await applyObject(client, type, createOnly, { fieldManager, force: false }),
       };
     } catch (error) {
-      if (!isConflict(error)) return failed(type, name, 'create', error);
+      if (!isConflict(error)) return childFailure(type, name, 'create', error);
     }
     // The name is taken (by us, not yet in the cache, or by someone else): look at it.
     try {
       observed = await readChild(client, type, desired.metadata.namespace, name);
     } catch (error) {
-      return failed(type, name, 'read', error);
+      return childFailure(type, name, 'read', error);
     }
     // Deleted in between: the next pass creates it.
-    if (!observed) return failed(type, name, 'read', new Error('deleted while being created'));
+    if (!observed) return childFailure(type, name, 'read', new Error('deleted while being created'));
   }
   const conflict = foreignChild(type, owner, observed);
   if (conflict) return conflict;
@@ -79,7 +79,7 @@ export async function ensureChild(options: EnsureChild): Promise<ChildOutcome> {
     const object = await applyObject(client, type, desired, { fieldManager, force: true });
     return { kind: 'updated', object };
   } catch (error) {
-    return failed(type, name, 'apply', error);
+    return childFailure(type, name, 'apply', error);
   }
 }
 
@@ -114,8 +114,23 @@ export async function readChild(
   }
 }
 
-function failed(type: ResourceType, name: string, verb: string, error: unknown): ChildOutcome {
-  const permanent = error instanceof ApiError && [400, 403, 422].includes(error.statusCode);
+/** What ensuring a child was doing when it failed: a write of the desired object, or a read. */
+export type ChildVerb = 'create' | 'apply' | 'read';
+
+/**
+ * A failed step of ensuring a child, as an outcome. Only a write can fail permanently: a 400,
+ * 403 or 422 answer to the desired object means retrying cannot help until the spec changes. A
+ * read never depends on the spec, so it is always retried with backoff: a 403 on a GET is missing
+ * RBAC, fixed outside the object, and no watch event would bring the object back to the queue.
+ */
+export function childFailure(
+  type: ResourceType,
+  name: string,
+  verb: ChildVerb,
+  error: unknown,
+): ChildOutcome {
+  const permanent =
+    verb !== 'read' && error instanceof ApiError && [400, 403, 422].includes(error.statusCode);
   return {
     kind: 'failed',
     message: `${verb} ${type.kind} ${name}: ${describeError(error)}`,

@@ -2,7 +2,13 @@ import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { type InferenceJobStatus, parseInferenceJob } from '../../api/index.ts';
 import type { JobTerminationSummary } from '../../api/jobs.ts';
 import type { ObjectCache } from '../../kube/cache.ts';
-import { type ChildOutcome, ensureChild, foreignChild, readChild } from '../../kube/children.ts';
+import {
+  type ChildOutcome,
+  childFailure,
+  ensureChild,
+  foreignChild,
+  readChild,
+} from '../../kube/children.ts';
 import { isNotFound, type KubeClient } from '../../kube/client.ts';
 import { type Condition, findCondition } from '../../kube/conditions.ts';
 import type { ReconcileResult } from '../../kube/controller.ts';
@@ -146,16 +152,7 @@ export class InferenceJobReconciler {
       // The Job cache selects the runner labels, blind to a foreign Job of this name.
       existingJob ??= await readChild(client, Jobs, ij.metadata.namespace, name);
     } catch (error) {
-      children.push({
-        type: Jobs,
-        name,
-        outcome: {
-          kind: 'failed',
-          message: `read Job ${name}: ${describeError(error)}`,
-          error,
-          permanent: false,
-        },
-      });
+      children.push({ type: Jobs, name, outcome: childFailure(Jobs, name, 'read', error) });
       return { job: undefined, problem: childProblem(children) };
     }
     const jobConflict = existingJob && foreignChild(Jobs, ij, existingJob);
