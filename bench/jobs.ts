@@ -7,13 +7,13 @@
  * Options: --images N (default 10000, from mnist-test), --rounds N per encoding (default 3),
  * --batch 64, --concurrency 4.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadInput } from '../src/jobs/input/load.ts';
 import { sendBatches } from '../src/jobs/sender.ts';
 import type { TensorEncoding } from '../src/jobs/v2-codec.ts';
 import { bundledModelPath } from '../src/runtime/config.ts';
 import { startRuntime, stopChild } from './support/child.ts';
+import { cpuSeconds } from './support/load.ts';
 import { spread } from './support/spread.ts';
 
 const { values } = parseArgs({
@@ -30,13 +30,6 @@ const rounds = Number(values.rounds);
 const batchSize = Number(values.batch);
 const concurrency = Number(values.concurrency);
 
-/** CPU seconds (user + system) of a process, every thread, from /proc (clock ticks of 10 ms). */
-function processCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may contain spaces) start at state, field 3.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 const ownCpuSeconds = (): number => {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1e6;
@@ -56,7 +49,7 @@ const pid = child.pid!;
 async function round(encoding: TensorEncoding): Promise<Round> {
   const wall = performance.now();
   const client = ownCpuSeconds();
-  const server = processCpuSeconds(pid);
+  const server = cpuSeconds(pid);
   let answered = 0;
   await sendBatches(input, input.count, {
     endpoint,
@@ -74,7 +67,7 @@ async function round(encoding: TensorEncoding): Promise<Round> {
   return {
     seconds: (performance.now() - wall) / 1000,
     clientCpu: ownCpuSeconds() - client,
-    serverCpu: processCpuSeconds(pid) - server,
+    serverCpu: cpuSeconds(pid) - server,
   };
 }
 

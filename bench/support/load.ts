@@ -51,8 +51,15 @@ function stat(pid: number): [number, number] | undefined {
   return [Number(fields[1]), (Number(fields[11]) + Number(fields[12])) / 100]; // utime, stime in USER_HZ ticks
 }
 
-/** CPU seconds (user + system, every thread) a process has used so far. */
-export const cpuSeconds = (pid: number): number => stat(pid)?.[1] ?? 0;
+/**
+ * CPU seconds (user + system, every thread) a process has used so far. A process that is gone
+ * throws: a benchmark that read 0 instead would print a ratio built on a process that died.
+ */
+export function cpuSeconds(pid: number): number {
+  const s = stat(pid);
+  if (!s) throw new Error(`CPU seconds of pid ${pid}: the process is gone (no /proc/${pid}/stat)`);
+  return s[1];
+}
 
 /**
  * CPU seconds used so far by a process and all its live descendants (servers such as Ray Serve
