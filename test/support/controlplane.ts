@@ -47,6 +47,11 @@ export interface ControlPlaneOptions {
    * kwok nodes are tainted so that only pods that tolerate it land there.
    */
   realNode?: boolean | { images?: string[]; nodeName?: string };
+  /**
+   * kube-controller-manager's client budget (--kube-api-qps / --kube-api-burst), default its own
+   * 20 / 30. Each of its controllers builds its own client, so each gets this budget for itself.
+   */
+  controllerManagerApi?: { qps: number; burst: number };
 }
 
 export interface ControlPlane {
@@ -65,6 +70,8 @@ export interface ControlPlane {
   startupMs: number;
   /** Process ids by component, for measurements (RSS) and debugging. */
   pids(): Partial<Record<ComponentName | 'kubelet' | 'kube-proxy' | 'containerd', number>>;
+  /** A component's Prometheus metrics, read as the admin user (the controller manager's and scheduler's ports need a client certificate). */
+  metrics(component: 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler'): Promise<string>;
   /** Stops the apiserver (SIGTERM) and starts it again on the same port and etcd; resolves when ready. */
   restartApiServer(): Promise<void>;
   /**
@@ -129,6 +136,34 @@ export async function freePorts(count: number): Promise<number[]> {
   const ports = servers.map((server) => (server.address() as AddressInfo).port);
   await Promise.all(servers.map((server) => new Promise((r) => server.close(r))));
   return ports;
+}
+
+/** GET of a component's own HTTPS port with the admin client certificate; its serving certificate is self-signed. */
+function getWithClientCert(url: string, connection: KubeConnection): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const req = httpsRequest(
+      url,
+      {
+        timeout: 10_000,
+        agent: false,
+        rejectUnauthorized: false,
+        cert: connection.cert,
+        key: connection.key,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode === 200) resolvePromise(body);
+          else reject(new Error(`GET ${url}: HTTP ${res.statusCode}: ${body.slice(0, 200)}`));
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: timeout`)));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 function httpStatus(url: string, insecureTls = false): Promise<number> {
@@ -453,6 +488,12 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
       // marked not Ready for good (kwok does not revert that). kwok renews every 10 s; the margin
       // is for a CI machine so busy that a renewal runs late.
       '--node-monitor-grace-period=2m',
+      ...(options.controllerManagerApi
+        ? [
+            `--kube-api-qps=${options.controllerManagerApi.qps}`,
+            `--kube-api-burst=${options.controllerManagerApi.burst}`,
+          ]
+        : []),
       '--v=1',
     ]);
 
@@ -508,6 +549,11 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
         ...Object.fromEntries([...processes].filter(([, p]) => p.running).map(([name, p]) => [name, p.pid])),
         ...realNode?.pids(),
       }),
+      metrics: async (component) => {
+        if (component === 'kube-apiserver') return (await kubeRequestOk(connection, 'GET', '/metrics')).body;
+        const port = component === 'kube-controller-manager' ? kcmPort : schedulerPort;
+        return getWithClientCert(`https://127.0.0.1:${port}/metrics`, connection);
+      },
       restartApiServer: async () => {
         const apiserver = processes.get('kube-apiserver');
         await apiserver?.stop(stopGraceMs['kube-apiserver']);
