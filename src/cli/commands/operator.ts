@@ -6,7 +6,7 @@ import { operatorControllers } from '../../operator/controllers.ts';
 import type { InferenceJobSettings } from '../../operator/inferencejob/controller.ts';
 import { defaultRunnerConfig } from '../../operator/inferencejob/desired.ts';
 import { parseRunnerAccess } from '../../operator/inferencejob/runner-client.ts';
-import { Operator } from '../../operator/manager.ts';
+import { DEFAULT_CONCURRENCY, Operator } from '../../operator/manager.ts';
 import { defaultPredictorConfig } from '../../operator/modeldeployment/desired.ts';
 import { booleanFlag, parseOptions } from '../../shared/options.ts';
 
@@ -32,7 +32,7 @@ export const OperatorOptionsSchema = z.object({
   image: z.string().min(1).default(defaultPredictorConfig.image),
   imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
   builtinModelsDir: z.string().min(1).default(defaultPredictorConfig.builtinModelsDir),
-  concurrency: z.coerce.number().int().min(1).max(64).default(8),
+  concurrency: z.coerce.number().int().min(1).max(64).default(DEFAULT_CONCURRENCY),
   resyncSeconds: z.coerce.number().int().min(0).default(600),
   watchTimeoutSeconds: z.coerce.number().int().min(1).max(3600).default(300),
   // How the operator reads a job runner's progress: a URL template with {name}, {namespace},

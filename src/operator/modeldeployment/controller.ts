@@ -11,7 +11,7 @@ import {
   Pods,
   Services,
 } from '../../kube/resources.ts';
-import type { OperatorContext } from '../manager.ts';
+import { DEFAULT_CONCURRENCY, type OperatorContext } from '../manager.ts';
 import { MANAGED_BY } from './desired.ts';
 import { ModelDeploymentReconciler } from './reconciler.ts';
 
@@ -49,7 +49,7 @@ export function modelDeploymentController(ctx: OperatorContext): Controller {
   const controller = new Controller({
     name: 'ModelDeployment',
     reconcile: (key) => reconciler.reconcile(key),
-    concurrency: ctx.options.concurrency ?? 8,
+    concurrency: ctx.options.concurrency ?? DEFAULT_CONCURRENCY,
     resyncMs: ctx.options.resyncMs ?? 10 * 60_000,
     keys: () => modelDeployments.list().map((md) => keyOf(md.metadata)),
     ...ctx.controllerHooks('ModelDeployment'),
