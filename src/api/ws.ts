@@ -34,11 +34,13 @@ export const ClearMessage = z.object({ type: z.literal('clear'), id: MessageId.o
 export const PingMessage = z.object({ type: z.literal('ping'), id: MessageId.optional() });
 
 /**
- * 784 pixels, row-major 28x28, 0..255 or 0..1 (as `POST /v1/predict`). Checked in one loop: the
+ * 784 pixels, row-major 28x28, 0..255 or 0..1 (as `POST /v1/predict`), as an array or a
+ * Float64Array (src/runtime/http/json-parse.ts). Checked in one loop: the
  * element-wise `z.array(z.number().min(0).max(255))` costs ~150 us per message, this ~6 us.
  */
 export const Pixels = z.unknown().superRefine((value, ctx) => {
-  if (!Array.isArray(value)) {
+  // A Float64Array holds the same numbers: the runtime's JSON parser reads /v1/predict pixels so.
+  if (!Array.isArray(value) && !(value instanceof Float64Array)) {
     ctx.addIssue({ code: 'custom', message: 'expected an array of 784 numbers' });
     return;
   }

@@ -129,6 +129,30 @@ describe('large JSON bodies', () => {
     expect(slowest).toBeLessThan(STALL_MS);
   }, 60_000);
 
+  it('parses the largest /v1/predict pixels request off the event loop, to the answers of one instance at a time', async () => {
+    const before = await parsedOffLoop();
+    const instances = Array.from({ length: 1024 }, (_, k) => ({
+      pixels: pixels.slice(k * 784, (k + 1) * 784).map((v) => Math.round(v * 255)),
+    }));
+    const sending = postJson(`${base}/v1/predict`, { instances });
+    const slowest = await slowestHealthz(base, sending);
+    const answer = await sending;
+    expect(answer.status).toBe(200);
+    expect(await parsedOffLoop()).toBe(before + 1);
+    expect(answer.body.predictions).toHaveLength(1024);
+    for (const k of [0, 511, 1023]) {
+      const one = await postJson(`${base}/v1/predict`, instances[k]);
+      expect(answer.body.predictions[k].prediction).toBe(one.body.prediction);
+      expect(answer.body.predictions[k].confidence).toBeCloseTo(one.body.confidence, 5);
+    }
+    const bad = structuredClone(instances);
+    bad[700]!.pixels[3] = 256;
+    const refused = await postJson(`${base}/v1/predict`, { instances: bad });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toBe('instances[700].pixels[3]: expected a number in 0..255');
+    expect(slowest).toBeLessThan(STALL_MS);
+  }, 60_000);
+
   it('answers a large body that is not valid JSON, or nests too deep, as a small one (400)', async () => {
     const broken = await postJson(`${base}/v2/models/mnist-cnn/infer`, `${largest()}]`);
     expect(broken.status).toBe(400);

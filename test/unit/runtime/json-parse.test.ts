@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { JSON_BYTES_PER_UNIT } from '../../../src/api/runtime-limits.ts';
+import { Pixels } from '../../../src/api/ws.ts';
 import { OverloadedError } from '../../../src/runtime/errors.ts';
 import { type ParsedJson, parseJsonBody } from '../../../src/runtime/http/json-parse.ts';
 import { checkTensorData, flattenTensorData } from '../../../src/runtime/http/tensor.ts';
@@ -80,6 +81,31 @@ describe('parseJsonBody', () => {
     // Off the V2 route nothing is read in advance.
     const plain = parseJsonBody(Buffer.from(generalBody([1])), false, maxJsonDepth);
     expect(plain).toEqual({ kind: 'json', json: JSON.parse(generalBody([1])) });
+  });
+
+  it('reads /v1/predict pixels as Float64Arrays, which the Pixels check answers as it answers arrays', () => {
+    const pixels = Array.from({ length: 784 }, (_, i) => (i * 13) % 256);
+    const one = parse(JSON.stringify({ pixels }), false) as { json: { pixels: unknown } };
+    expect(one.json.pixels).toBeInstanceOf(Float64Array);
+    expect(Array.from(one.json.pixels as Float64Array)).toEqual(pixels);
+    const many = parse(
+      JSON.stringify({ instances: [{ pixels }, { pixels: [1, 'x'] }, { image: 'AAAA' }] }),
+      false,
+    ) as { json: { instances: { pixels?: unknown }[] } };
+    expect(many.json.instances[0]!.pixels).toBeInstanceOf(Float64Array);
+    expect(many.json.instances[1]!.pixels).toEqual([1, 'x']); // left for the check to name
+    const answer = (value: unknown) => {
+      const result = Pixels.safeParse(value);
+      return result.success ? 'ok' : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    };
+    const variants = [
+      pixels,
+      pixels.slice(1),
+      [...pixels.slice(0, 5), 256, ...pixels.slice(6)],
+      [...pixels.slice(0, 783), -1],
+    ];
+    for (const variant of variants) expect(answer(Float64Array.from(variant))).toEqual(answer(variant));
+    expect(answer(pixels)).toBe('ok');
   });
 
   it('takes the fast path for the common shape, as the V2 route always did', () => {
