@@ -1,7 +1,8 @@
 /**
  * `npm run bench:stall`: what the worst inputs the documented limits allow cost everyone else.
- * One `kinfer runtime` child process (defaults, the bundled model); the load generator runs in
- * this process on the same cores. Two phases of --seconds each, measured the same way:
+ * One `kinfer runtime` child process (defaults, the bundled model); the ordinary clients and the
+ * /healthz poller run in this process, the attack mix in a child process of its own (this file
+ * with --attacker-port), all on the same cores. Two phases of --seconds each, measured the same way:
  *
  *   quiet   --clients closed-loop clients sending one-digit V2 requests (JSON), and /healthz
  *           polled every 20 ms
@@ -15,17 +16,25 @@
  * ordinary p99 within 3x of quiet). Not a CI gate. Options: --seconds N (default 10), --clients N
  * (default 4), --attacks drawing,png,deep,bomb,ws-canvas,ws-png,stalled (a subset, to see which
  * one costs what).
+ *
+ * Then "largest single request of each kind the limits allow": for --largest-seconds each (default
+ * 5, 0 to skip), one such request sent again as soon as it is answered (one at a time, nothing
+ * else running), /healthz polled every 20 ms, its p99 and max printed next to the same poll with
+ * nothing sent (measured in the same run, just before).
  */
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import WebSocket from 'ws';
 import { bundledModelPath } from '../src/runtime/config.ts';
 import { largePng, zigzag } from '../test/server/runtime/helpers.ts';
 import { startRuntime, stopChild } from './support/child.ts';
+import { cpuSeconds } from './support/load.ts';
 import { cpuBetween, machineCpu, threadCpu } from './support/thread-cpu.ts';
 
 const { values } = parseArgs({
@@ -33,13 +42,19 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     clients: { type: 'string', default: '4' },
     attacks: { type: 'string', default: 'drawing,png,deep,bomb,ws-canvas,ws-png,stalled' },
+    'largest-seconds': { type: 'string', default: '5' },
+    /** Internal: run only the attack mix against this port (the attack generator's own process). */
+    'attacker-port': { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
 const clients = Number(values.clients);
 const attacks = new Set(values.attacks.split(','));
+const largestSeconds = Number(values['largest-seconds']);
 
-const { child, port } = await startRuntime(bundledModelPath, []);
+const attackerPort = values['attacker-port'] === undefined ? undefined : Number(values['attacker-port']);
+const runtime = attackerPort === undefined ? await startRuntime(bundledModelPath, []) : undefined;
+const port = attackerPort ?? runtime!.port;
 const agent = new http.Agent({ keepAlive: true });
 
 /** One request on a keep-alive connection; resolves to its status (0 when the connection failed). */
@@ -79,6 +94,29 @@ const wsMessages = (messages: object[]) => ({
   frames: messages.map((m, id) => JSON.stringify({ ...m, id })),
   answers: messages.filter((m) => (m as { type: string }).type !== 'stroke').length,
 });
+// The largest request of each other kind the default limits allow (maxV2Batch 1024 images).
+const manyPixels = Array.from({ length: 1024 * 784 }, (_, i) => ((i * 7919) % 255) / 255);
+const largestV2Json = JSON.stringify({
+  inputs: [{ name: 'input', shape: [1024, 1, 28, 28], datatype: 'FP32', data: manyPixels }],
+});
+const binaryHeader = JSON.stringify({
+  inputs: [
+    {
+      name: 'input',
+      shape: [1024, 1, 28, 28],
+      datatype: 'FP32',
+      parameters: { binary_data_size: 1024 * 784 * 4 },
+    },
+  ],
+});
+const largestV2Binary = Buffer.concat([
+  Buffer.from(binaryHeader),
+  Buffer.from(Float32Array.from(manyPixels).buffer),
+]);
+const largestPixels = JSON.stringify({
+  instances: Array.from({ length: 1024 }, (_, k) => ({ pixels: manyPixels.slice(k * 784, (k + 1) * 784) })),
+});
+const largestV2Gzip = gzipSync(largestV2Json);
 const wsCanvas = wsMessages([{ type: 'stroke', points: zig }, { type: 'submit' }, { type: 'submit' }]);
 const wsPng = wsMessages([{ type: 'predict', image: png }]);
 
@@ -92,8 +130,9 @@ interface Phase {
   cpu: Map<string, number>;
 }
 
-/** Closed-loop ordinary clients and the /healthz poller, for `ms`. */
-async function measure(ms: number): Promise<Phase> {
+/** Closed-loop ordinary clients and the /healthz poller, for `ms` (`attacker`: its pid, for its CPU). */
+async function measure(ms: number, attacker?: number): Promise<Phase> {
+  const child = runtime!.child;
   const phase: Phase = { ordinary: [], healthz: [], errors: 0, generatorLagP99: 0, cpu: new Map() };
   const lag = monitorEventLoopDelay({ resolution: 5 });
   lag.enable();
@@ -101,6 +140,7 @@ async function measure(ms: number): Promise<Phase> {
     at: performance.now(),
     server: threadCpu(child.pid!),
     bench: process.cpuUsage(),
+    attacker: attacker === undefined ? 0 : cpuSeconds(attacker),
     machine: machineCpu(),
   };
   const end = performance.now() + ms;
@@ -129,7 +169,10 @@ async function measure(ms: number): Promise<Phase> {
     phase.cpu.set(`server ${role}`, cpuMs / elapsed);
   }
   const bench = process.cpuUsage(started.bench);
-  phase.cpu.set('this bench process', (bench.user + bench.system) / 1000 / elapsed);
+  phase.cpu.set('bench: measuring process', (bench.user + bench.system) / 1000 / elapsed);
+  if (attacker !== undefined) {
+    phase.cpu.set('bench: attack generator', ((cpuSeconds(attacker) - started.attacker) * 1000) / elapsed);
+  }
   const machine = machineCpu();
   phase.cpu.set(
     'whole machine',
@@ -218,46 +261,157 @@ function stalledUpload(): Promise<string> {
   });
 }
 
+/** /healthz polled every 20 ms for `ms` while `work` is sent again as soon as it is answered. */
+async function healthzWhile(ms: number, work?: () => Promise<number | string>) {
+  const healthz: number[] = [];
+  const answers = new Map<string, number>();
+  const end = performance.now() + ms;
+  await Promise.all([
+    (async () => {
+      while (performance.now() < end) {
+        const started = performance.now();
+        await send('/healthz', undefined);
+        healthz.push(performance.now() - started);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })(),
+    (async () => {
+      while (work && performance.now() < end) {
+        const answer = String(await work());
+        answers.set(answer, (answers.get(answer) ?? 0) + 1);
+      }
+    })(),
+  ]);
+  return { healthz, answers };
+}
+
+/** Each kind's largest request the limits allow, one at a time, against /healthz. */
+async function largestRequests(seconds: number) {
+  const kinds: [string, () => Promise<number | string>][] = [
+    ['V2 JSON, 1024 digits (15 MB)', () => send('/v2/models/mnist-cnn/infer', largestV2Json)],
+    [
+      'V2 binary, 1024 digits',
+      () =>
+        send('/v2/models/mnist-cnn/infer', largestV2Binary, {
+          'content-type': 'application/octet-stream',
+          'inference-header-content-length': String(Buffer.byteLength(binaryHeader)),
+        }),
+    ],
+    [
+      'V2 JSON gzip, 1024 digits',
+      () => send('/v2/models/mnist-cnn/infer', largestV2Gzip, { 'content-encoding': 'gzip' }),
+    ],
+    ['/v1/predict 1024 x pixels', () => send('/v1/predict', largestPixels)],
+    ['/v1/predict drawing 16k pts', () => send('/v1/predict', drawing)],
+    ['/v1/predict PNG 4096x4096', () => send('/v1/predict', pngBody)],
+    ['V2 data nested 10,000 deep', () => send('/v2/models/mnist-cnn/infer', deep)],
+    [
+      'gzip bomb (64 MiB of zeros)',
+      () => send('/v2/models/mnist-cnn/infer', bomb, { 'content-encoding': 'gzip' }),
+    ],
+    ['/ws canvas 4096 pts + 2 submits', () => wsRound(wsCanvas)],
+    ['/ws PNG 4096x4096', () => wsRound(wsPng)],
+  ];
+  const idle = await healthzWhile(seconds * 1000);
+  const p99 = (values: number[]) => quantile(values, 0.99);
+  console.log(`\nlargest single request of each kind, one at a time, ${seconds} s each`);
+  console.log(`${''.padEnd(32)} ${'healthz p99'.padStart(12)} ${'max'.padStart(10)}   answers`);
+  console.log(
+    `${'nothing sent'.padEnd(32)} ${ms(p99(idle.healthz)).padStart(12)} ${ms(quantile(idle.healthz, 1)).padStart(10)}`,
+  );
+  for (const [name, work] of kinds) {
+    const { healthz, answers } = await healthzWhile(seconds * 1000, work);
+    console.log(
+      `${name.padEnd(32)} ${ms(p99(healthz)).padStart(12)} ${ms(quantile(healthz, 1)).padStart(10)}   ${[...answers].map(([k, v]) => `${k} x${v}`).join(', ')}`,
+    );
+  }
+}
+
 const quantile = (values: number[], q: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? Number.NaN;
 };
 const ms = (n: number) => `${n.toFixed(1)} ms`;
 
-try {
-  console.log(`bench:stall  ${seconds} s per phase, ${clients} ordinary clients, server pid ${child.pid}`);
-  await measure(1000); // warm-up: connections, JIT, batcher
-  const quiet = await measure(seconds * 1000);
-  const mix = attack();
-  await new Promise((resolve) => setTimeout(resolve, 1000)); // the attack under way
-  const loud = await measure(seconds * 1000);
-  await mix.stop();
-
-  const row = (what: string, values: (p: Phase) => number[], q: number) => {
-    const a = quantile(values(quiet), q);
-    const b = quantile(values(loud), q);
-    console.log(
-      `${what.padEnd(26)} ${ms(a).padStart(10)} ${ms(b).padStart(10)} ${(b / a).toFixed(2).padStart(7)}x`,
-    );
+/**
+ * The attack mix in a process of its own (this file with --attacker-port): its sockets, its bodies
+ * and its own event-loop lag stay out of the measuring process, whose lag is part of every time it
+ * measures (sharing one process, the attack tripled that lag). `stop` ends it and gives its counts.
+ */
+function startAttacker() {
+  const attacker = spawn(
+    process.execPath,
+    [
+      ...process.execArgv,
+      fileURLToPath(import.meta.url),
+      '--attacker-port',
+      String(port),
+      '--attacks',
+      values.attacks,
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
+  const ready = new Promise<void>((resolve) => attacker.once('message', () => resolve()));
+  return {
+    pid: attacker.pid!,
+    ready,
+    stop: () =>
+      new Promise<Map<string, number>>((resolve) => {
+        attacker.once('message', (answers: [string, number][]) => resolve(new Map(answers)));
+        attacker.send('stop');
+      }),
   };
-  console.log(`${''.padEnd(26)} ${'quiet'.padStart(10)} ${'attack'.padStart(10)} ${'ratio'.padStart(8)}`);
-  row('/healthz p99', (p) => p.healthz, 0.99);
-  row('/healthz max', (p) => p.healthz, 1);
-  row('one-digit V2 p50', (p) => p.ordinary, 0.5);
-  row('one-digit V2 p99', (p) => p.ordinary, 0.99);
-  console.log(
-    `${'bench event-loop lag p99'.padEnd(26)} ${ms(quiet.generatorLagP99).padStart(10)} ${ms(loud.generatorLagP99).padStart(10)}   (the generator's own share of the times)`,
-  );
-  console.log(
-    `ordinary requests: quiet ${quiet.ordinary.length} (${quiet.errors} not 200), attack ${loud.ordinary.length} (${loud.errors} not 200)`,
-  );
-  console.log(`CPU in cores (${availableParallelism()} here)`);
-  for (const role of new Set([...quiet.cpu.keys(), ...loud.cpu.keys()])) {
-    const cores = (p: Phase) => (p.cpu.get(role) ?? 0).toFixed(2).padStart(10);
-    console.log(`  ${role.padEnd(24)} ${cores(quiet)} ${cores(loud)}`);
-  }
-  console.log(`attack answers: ${[...mix.answers].map(([k, v]) => `${k} x${v}`).join(', ')}`);
-} finally {
-  agent.destroy();
-  await stopChild(child);
 }
+
+if (attackerPort !== undefined) {
+  // The attack generator: runs the mix until told to stop, then reports what it sent.
+  const mix = attack();
+  process.send!('started');
+  process.once('message', async () => {
+    await mix.stop();
+    process.send!([...mix.answers]);
+    agent.destroy();
+    process.disconnect();
+  });
+} else
+  try {
+    console.log(
+      `bench:stall  ${seconds} s per phase, ${clients} ordinary clients, server pid ${runtime!.child.pid}`,
+    );
+    await measure(1000); // warm-up: connections, JIT, batcher
+    const quiet = await measure(seconds * 1000);
+    const attacker = startAttacker();
+    await attacker.ready;
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // the attack under way
+    const loud = await measure(seconds * 1000, attacker.pid);
+    const answers = await attacker.stop();
+
+    const row = (what: string, values: (p: Phase) => number[], q: number) => {
+      const a = quantile(values(quiet), q);
+      const b = quantile(values(loud), q);
+      console.log(
+        `${what.padEnd(26)} ${ms(a).padStart(10)} ${ms(b).padStart(10)} ${(b / a).toFixed(2).padStart(7)}x`,
+      );
+    };
+    console.log(`${''.padEnd(26)} ${'quiet'.padStart(10)} ${'attack'.padStart(10)} ${'ratio'.padStart(8)}`);
+    row('/healthz p99', (p) => p.healthz, 0.99);
+    row('/healthz max', (p) => p.healthz, 1);
+    row('one-digit V2 p50', (p) => p.ordinary, 0.5);
+    row('one-digit V2 p99', (p) => p.ordinary, 0.99);
+    console.log(
+      `${'bench event-loop lag p99'.padEnd(26)} ${ms(quiet.generatorLagP99).padStart(10)} ${ms(loud.generatorLagP99).padStart(10)}   (the measuring process's own share of the times; the attack runs in another)`,
+    );
+    console.log(
+      `ordinary requests: quiet ${quiet.ordinary.length} (${quiet.errors} not 200), attack ${loud.ordinary.length} (${loud.errors} not 200)`,
+    );
+    console.log(`CPU in cores (${availableParallelism()} here)`);
+    for (const role of new Set([...quiet.cpu.keys(), ...loud.cpu.keys()])) {
+      const cores = (p: Phase) => (p.cpu.get(role) ?? 0).toFixed(2).padStart(10);
+      console.log(`  ${role.padEnd(24)} ${cores(quiet)} ${cores(loud)}`);
+    }
+    console.log(`attack answers: ${[...answers].map(([k, v]) => `${k} x${v}`).join(', ')}`);
+    if (largestSeconds > 0) await largestRequests(largestSeconds);
+  } finally {
+    agent.destroy();
+    await stopChild(runtime!.child);
+  }
