@@ -3,9 +3,13 @@ import type { Server } from 'node:http';
 /** Counts HTTP requests from their headers until their response is sent or aborted. */
 export function countInFlight(server: Server): () => number {
   let count = 0;
+  // One listener for every response ('close' fires once each), not a closure per request.
+  const closed = () => {
+    count--;
+  };
   server.on('request', (_request, response) => {
     count++;
-    response.once('close', () => count--);
+    response.on('close', closed);
   });
   return () => count;
 }

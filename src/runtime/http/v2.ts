@@ -43,6 +43,8 @@ export interface V2Options {
 
 /** The one model version served. */
 const modelVersion = '1';
+/** An infer request's input is its own (read from its body): it may move to a worker uncopied. */
+const giveUp = { transfer: true } as const;
 
 const tags = ['V2 inference protocol'];
 /**
@@ -185,10 +187,24 @@ export async function v2Routes(
     },
   );
 
+  /** What every infer request checks against, worked out once per signature (not per request). */
+  let expected:
+    | { signature: ModelSignature; rest: number[]; valuesPerImage: number; shapeText: string }
+    | undefined;
+  const expectations = (signature: ModelSignature) => {
+    if (expected?.signature !== signature) {
+      const rest = signature.inputs[0]!.shape.slice(1);
+      const valuesPerImage = rest.reduce((a, b) => a * b, 1);
+      expected = { signature, rest, valuesPerImage, shapeText: `[N,${rest.join(',')}]` };
+    }
+    return expected;
+  };
+
   const infer = async (request: FastifyRequest, reply: FastifyReply) => {
     const params = request.params as { model: string; version?: string };
     checkModel(params);
-    const { inputs, outputs } = readySignature();
+    const signature = readySignature();
+    const { inputs, outputs } = signature;
     let body: V2InferRequest;
     let binary: Buffer | undefined;
     /** Bytes of the body before `binary` (its parsed JSON header), free to reuse. */
@@ -220,45 +236,53 @@ export async function v2Routes(
     }
     if (input.datatype !== 'FP32')
       throw new InvalidInputError(`inputs[0].datatype: expected FP32, got ${input.datatype}`);
-    const rest = modelInput.shape.slice(1);
+    const { rest, valuesPerImage, shapeText } = expectations(signature);
     const count = input.shape[0]!;
-    const shapeOk =
-      input.shape.length === modelInput.shape.length &&
-      rest.every((d, i) => d === -1 || d === input.shape[i + 1]);
+    let shapeOk = input.shape.length === modelInput.shape.length;
+    for (let i = 0; shapeOk && i < rest.length; i++)
+      shapeOk = rest[i] === -1 || rest[i] === input.shape[i + 1];
     if (!shapeOk || count < 1 || count > maxBatch) {
       throw new InvalidInputError(
-        `inputs[0].shape: expected [N,${rest.join(',')}] with 1 <= N <= ${maxBatch}, got [${input.shape.join(',')}]`,
+        `inputs[0].shape: expected ${shapeText} with 1 <= N <= ${maxBatch}, got [${input.shape.join(',')}]`,
       );
     }
-    for (const [i, wanted] of (body.outputs ?? []).entries()) {
-      if (wanted.name !== modelOutput.name) {
+    const wantedOutputs = body.outputs ?? [];
+    for (let i = 0; i < wantedOutputs.length; i++) {
+      if (wantedOutputs[i]!.name !== modelOutput.name) {
         throw new InvalidInputError(
-          `outputs[${i}].name: the model has no output "${wanted.name}" (expected "${modelOutput.name}")`,
+          `outputs[${i}].name: the model has no output "${wantedOutputs[i]!.name}" (expected "${modelOutput.name}")`,
         );
       }
     }
-    const values = count * rest.reduce((a, b) => a * b, 1);
+    const values = count * valuesPerImage;
     const data = fastData
       ? checkTensorData(fastData.values, fastData.depth, values, 'inputs[0].data', input.shape.length)
       : readInputData(input, values, binary, headerLength, input.shape.length);
-    // The data is this request's own (read from its body), so it may move to the worker uncopied.
-    const probabilities = await predictor.predict(data, count, { transfer: true });
+    const probabilities = await predictor.predict(data, count, giveUp);
+    const name = predictor.model.name;
     const shape = [count, probabilities.length / count];
-    const output = { name: modelOutput.name, datatype: 'FP32', shape };
-    const head = {
-      model_name: predictor.model.name,
-      model_version: modelVersion,
-      ...(body.id !== undefined ? { id: body.id } : {}),
-    };
     const binaryOutput =
       body.outputs?.[0]?.parameters?.binary_data ?? body.parameters?.binary_data_output ?? false;
     if (!binaryOutput) {
+      const outputs = [{ name: modelOutput.name, datatype: 'FP32', shape, data: [] }];
+      const response =
+        body.id === undefined
+          ? { model_name: name, model_version: modelVersion, outputs }
+          : { model_name: name, model_version: modelVersion, id: body.id, outputs };
       return reply
         .header('content-type', 'application/json; charset=utf-8')
-        .send(jsonResponse({ ...head, outputs: [{ ...output, data: [] }] }, probabilities));
+        .send(jsonResponse(response, probabilities));
     }
+    const output = {
+      name: modelOutput.name,
+      datatype: 'FP32',
+      shape,
+      parameters: { binary_data_size: probabilities.byteLength },
+    };
     const answer = binaryResponse(
-      { ...head, outputs: [{ ...output, parameters: { binary_data_size: probabilities.byteLength } }] },
+      body.id === undefined
+        ? { model_name: name, model_version: modelVersion, outputs: [output] }
+        : { model_name: name, model_version: modelVersion, id: body.id, outputs: [output] },
       probabilities,
     );
     return reply

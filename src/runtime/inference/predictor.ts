@@ -77,15 +77,21 @@ export class LocalPredictor implements ServingPredictor {
   /** Floats per input image, from the model's signature (once loaded). */
   private inputSize = 0;
   private digest = '';
+  private modelInfo: { name: string; sha256: string };
   private failure: string | undefined;
   private readonly observers = new Set<(stats: BatchStats) => void>();
   private starting: Promise<void> | undefined;
   private parsedOffLoop = 0;
 
-  constructor(readonly options: PredictorOptions) {}
+  constructor(readonly options: PredictorOptions) {
+    this.modelInfo = { name: options.modelName, sha256: '' };
+  }
 
   get model(): { name: string; sha256: string } {
-    return { name: this.options.modelName, sha256: this.digest };
+    // One object until the digest is known (read on every request: no new object each time).
+    if (this.modelInfo.sha256 !== this.digest)
+      this.modelInfo = { name: this.options.modelName, sha256: this.digest };
+    return this.modelInfo;
   }
 
   /** True once the model is loaded and every worker has warmed up. */
