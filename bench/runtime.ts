@@ -11,7 +11,9 @@
  * First, for each builtin model (the one number a user can compare): served images per CPU-second
  * for one JSON digit per request against the combined floor 1 / (1/transport + 1/raw batch-64),
  * and for 64 binary digits per request against raw onnxruntime at batch 64 (both at c=64, the
- * runtime's default settings). Then the detailed points below for --model.
+ * runtime's default settings), with where the runtime's CPU went (inference workers per image
+ * against raw onnxruntime, event loop and V8 helper threads per request). Then the detailed points
+ * below for --model.
  *
  * The load generator runs in this process (raw keep-alive sockets, one request per connection at a
  * time), on the same 2 cores as the server: like wrk on the same machine, it costs the server CPU.
@@ -39,7 +41,7 @@ import {
   v2Bodies,
 } from './support/load.ts';
 import { formatSpread, spread } from './support/spread.ts';
-import { machineCpu } from './support/thread-cpu.ts';
+import { cpuBetween, machineCpu, type ThreadCpu, threadCpu } from './support/thread-cpu.ts';
 
 const { values } = parseArgs({
   options: {
@@ -174,13 +176,44 @@ console.log(
     await point(r.port, inferPath, r.child.pid!, jsonDigit, 1, warmupMs);
     await point(r.port, inferPath, r.child.pid!, binary64, 64, warmupMs);
   }
+  /**
+   * A runtime point, with where its CPU went: microseconds per image on each kind of thread
+   * (thread-cpu.ts), read around the same measured window as the process's CPU.
+   */
+  const runtimePoint = async (port: number, pid: number, body: Body[], images: number) => {
+    const cpu: number[] = [];
+    const threads: ThreadCpu[] = [];
+    const result = await closedLoop({
+      port,
+      path: inferPath,
+      concurrency: 64,
+      bodies: body,
+      imagesPerRequest: images,
+      seconds,
+      cpu: () => {
+        threads.push(threadCpu(pid));
+        cpu.push(cpuSeconds(pid));
+        return cpu.at(-1)!;
+      },
+    });
+    const served = result.imagesPerCpuSecond * (cpu[1]! - cpu[0]!);
+    const split = cpuBetween(threads[0]!, threads[1]!);
+    const perImageUs = (role: string) => ((split.get(role) ?? 0) * 1000) / served;
+    return {
+      perCpu: result.imagesPerCpuSecond,
+      workersUs: perImageUs('workers'),
+      loopUs: perImageUs('main') * images,
+      helpersUs: perImageUs('V8 helpers') * images,
+    };
+  };
   /** Best raw batch-64 images per CPU-second of 1 and 2 intra-op threads (the runtime's workers use 1). */
   const rawPerCpu = async (model: string) =>
     Math.max((await rawCeiling(64, 1, model)).perCpu, (await rawCeiling(64, 2, model)).perCpu);
+  type Served = Awaited<ReturnType<typeof runtimePoint>>;
   interface Round {
     transport: number;
     others: number;
-    models: { raw: number; json: number; binary: number; floor: number }[];
+    models: { raw: number; json: number; binary: number; floor: number; split: Served[] }[];
   }
   const measured: Round[] = [];
   console.log(
@@ -194,9 +227,15 @@ console.log(
     const models: Round['models'] = [];
     for (const r of runtimes) {
       const raw = await rawPerCpu(r.model);
-      const json = (await point(r.port, inferPath, r.child.pid!, jsonDigit, 1)).imagesPerCpuSecond;
-      const binary = (await point(r.port, inferPath, r.child.pid!, binary64, 64)).imagesPerCpuSecond;
-      models.push({ raw, json, binary, floor: 1 / (1 / transport + 1 / raw) });
+      const json = await runtimePoint(r.port, r.child.pid!, jsonDigit, 1);
+      const binary = await runtimePoint(r.port, r.child.pid!, binary64, 64);
+      models.push({
+        raw,
+        json: json.perCpu,
+        binary: binary.perCpu,
+        floor: 1 / (1 / transport + 1 / raw),
+        split: [json, binary],
+      });
     }
     const elapsed = (performance.now() - started) / 1000;
     const machine = machineCpu();
@@ -214,6 +253,8 @@ console.log(
   }
   await stopChild(bare.child);
   for (const r of runtimes) await stopChild(r.child);
+  const us = (pick: (round: Round) => number) =>
+    formatSpread(spread(measured.map(pick)), (n) => n.toFixed(0));
   const of = (pick: (round: Round) => number, digits = 2) =>
     formatSpread(spread(measured.map(pick)), (n) => (digits === 0 ? fmt(n) : n.toFixed(digits)));
   console.log(
@@ -227,6 +268,12 @@ console.log(
     console.log(
       `  ${''.padEnd(12)} 64 binary digits/request: ${of((x) => m(x).binary / m(x).raw)} of raw onnxruntime batch 64 (served ${of((x) => m(x).binary, 0)})`,
     );
+    for (const [k, kind] of ['1 JSON digit', '64 binary digits'].entries()) {
+      const split = (x: Round) => m(x).split[k]!;
+      console.log(
+        `  ${''.padEnd(12)}   where the CPU of ${kind} went: inference workers ${of((x) => (split(x).workersUs * m(x).raw) / 1e6)} x raw onnxruntime's per image; per request ${us((x) => split(x).loopUs)} us on the event loop, ${us((x) => split(x).helpersUs)} us on V8's helper threads (GC)`,
+      );
+    }
   }
   console.log(
     `  (floor = 1 / (1/transport + 1/raw): a bare Node HTTP server parsing the same body, ${of((x) => x.transport, 0)} requests per CPU-second, plus the model alone; each round's ratios use that round's floor and raw figures. Other load on the machine meanwhile: ${of((x) => x.others)} cores)\n`,
