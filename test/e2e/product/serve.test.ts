@@ -23,7 +23,7 @@ interface ServeResult {
 }
 
 interface PodState {
-  metadata: { name: string };
+  metadata: { name: string; resourceVersion: string };
   status?: { conditions?: { type: string; status: string }[] };
 }
 
@@ -31,6 +31,8 @@ const correct = (predictions: number[], labels: number[]) =>
   predictions.filter((p, i) => p === labels[i]).length;
 const predictorSelector = (name: string) =>
   `app.kubernetes.io/component=predictor,app.kubernetes.io/instance=${name}`;
+const revision = (object: { metadata: { resourceVersion?: string } }) =>
+  Number(object.metadata.resourceVersion);
 const podReady = (pod: PodState) =>
   pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
@@ -76,15 +78,18 @@ describe('config/samples on the real node: serve', () => {
     expect(pod?.status?.containerStatuses?.[0]?.ready).toBe(true);
     process.stderr.write(`e2e serve: kubectl apply to md/mnist Ready in ${elapsedMs} ms on the real node\n`);
 
-    // Replay both watches in arrival order: whenever the ModelDeployment said Ready=True, a pod
-    // had already been seen Ready (a pod update precedes the Deployment's, which precedes ours).
+    // Replay both watches in the order the apiserver stored the versions: whenever the
+    // ModelDeployment said Ready=True, a pod had already been stored Ready (a pod update precedes
+    // the Deployment's, which precedes ours). The order is the resourceVersion, which on this
+    // cluster's one etcd is its revision, one counter for all resources; the order in which two
+    // kubectl processes happen to print their events is not it on a busy machine.
     await waitFor('the watches caught up', async () =>
       mdWatch.seen.some((e) => condition(e.object, 'Ready')?.status === 'True') ? true : undefined,
     );
     const events = [
       ...mdWatch.seen.map((e) => ({ ...e, kind: 'md' as const })),
       ...podWatch.seen.map((e) => ({ ...e, kind: 'pod' as const })),
-    ].sort((a, b) => a.at - b.at);
+    ].sort((a, b) => revision(a.object) - revision(b.object));
     const pods = new Map<string, boolean>();
     let readyWhileNoPodReady = 0;
     let sawNotReady = false;

@@ -34,7 +34,7 @@ export async function installOperator(): Promise<{ elapsedMs: number }> {
 
 /** The fields of a ModelDeployment or InferenceJob these tests read. */
 export interface KinferObject {
-  metadata: { name: string; generation?: number };
+  metadata: { name: string; generation?: number; resourceVersion?: string };
   spec: Record<string, unknown> & { replicas?: number };
   status?: {
     conditions?: { type: string; status: string; reason?: string; message?: string }[];
