@@ -28,6 +28,23 @@ export function jsonDepthError(text: string, maxDepth: number, root = 'body'): s
   return undefined;
 }
 
+/**
+ * Whether `text` holds more than `limit` commas outside its strings (so more than `limit` + 1
+ * values in some list): a bound checked before `JSON.parse`, which spends ~0.1 ms of the event
+ * loop per thousand small values (a 1 MiB message of points took 80-140 ms), while this scan
+ * takes ~1 ms per MiB. A text shorter than `limit` cannot hold more and is not scanned.
+ */
+export function moreValuesThan(text: string, limit: number): boolean {
+  if (text.length <= limit) return false;
+  let commas = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) i = stringEnd(text, i);
+    else if (c === COMMA && ++commas > limit) return true;
+  }
+  return false;
+}
+
 /** `[` and `{` in `text` (strings included), counted up to just past `limit`. */
 function countOpeners(text: string, limit: number): number {
   let count = 0;

@@ -5,9 +5,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, parseClientMessage, type ServerMessage, subprotocol } from '../../api/ws.ts';
+import { maxPointsPerStroke } from '../../api/ws-constants.ts';
 import { createLogger } from '../../log.ts';
 import { ConnectionBudget } from '../http/connection-limit.ts';
-import { jsonDepthError } from '../json-depth.ts';
+import { jsonDepthError, moreValuesThan } from '../json-depth.ts';
 import { tokenAccepted, upgradeToken } from './auth.ts';
 import { wsMetrics } from './metrics.ts';
 import { PendingFrameBudget } from './pending-frames.ts';
@@ -69,6 +70,15 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
  * `maxInFlightPerSession` answers pending, stops being read until it drains (TCP pushes back on
  * the client), and its live predictions wait; so a slow reader costs a bounded amount of memory.
  */
+/**
+ * JSON values one message may hold, counted (as commas) before it is parsed: the largest message
+ * of the protocol is a stroke of maxPointsPerStroke points, two values each, and the rest of any
+ * message is a few dozen. Within wsMaxPayloadBytes a message of a million small values would
+ * otherwise hold the event loop in JSON.parse for ~0.1 s before the protocol's bounds refused it.
+ */
+const MAX_MESSAGE_VALUES = 2 * maxPointsPerStroke + 1024;
+const tooManyValues = `message: more than ${MAX_MESSAGE_VALUES} JSON values (a stroke holds at most ${maxPointsPerStroke} points), refused before parsing`;
+
 export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): Promise<void> {
   const settings = WsSettings.parse(options.settings ?? {});
   const path = options.path ?? '/ws';
@@ -260,6 +270,11 @@ export async function wsPlugin(app: FastifyInstance, options: WsPluginOptions): 
     if (tooDeep) {
       metrics.message('invalid');
       send({ type: 'error', code: 'invalid_message', message: tooDeep });
+      return;
+    }
+    if (moreValuesThan(text, MAX_MESSAGE_VALUES)) {
+      metrics.message('invalid');
+      send({ type: 'error', code: 'invalid_message', message: tooManyValues });
       return;
     }
     const parsed = parseClientMessage(text);

@@ -197,6 +197,25 @@ describe('/ws', () => {
     expect(slowest).toBeLessThan(STALL_MS);
   });
 
+  it('refuses a message of more JSON values than any message needs before parsing it', async () => {
+    const peer = await session();
+    // ~0.8 MB, within wsMaxPayloadBytes: 60,000 points, which JSON.parse took ~0.1 s to read.
+    const points = Array.from({ length: 60_000 }, () => ({ x: 1, y: 2 }));
+    peer.ws.send(JSON.stringify({ type: 'stroke', id: 'big', points }));
+    peer.ws.send(JSON.stringify({ type: 'ping', id: 'after' }));
+    await peer.answered(1); // the pong: the refusal has no id (the message was never parsed)
+    expect(peer.messages.filter((m) => m.type !== 'welcome' && !('live' in m))).toEqual([
+      {
+        type: 'error',
+        code: 'invalid_message',
+        message:
+          'message: more than 9216 JSON values (a stroke holds at most 4096 points), refused before parsing',
+      },
+      expect.objectContaining({ type: 'pong', id: 'after' }),
+    ]);
+    peer.ws.close();
+  });
+
   it('decodes PNGs without holding the event loop, and names maxImagePixels for a larger one', async () => {
     const peer = await session();
     const image = largePng(4096, 4096).toString('base64');

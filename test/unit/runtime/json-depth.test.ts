@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonDepthError } from '../../../src/runtime/json-depth.ts';
+import { jsonDepthError, moreValuesThan } from '../../../src/runtime/json-depth.ts';
 
 const nested = (levels: number) => `${'['.repeat(levels)}0${']'.repeat(levels)}`;
 
@@ -30,5 +30,16 @@ describe('jsonDepthError', () => {
   it('refuses a text that never closes its brackets', () => {
     expect(jsonDepthError('['.repeat(16 * 1024 * 1024), 64)).toMatch(/^body: /);
     expect(jsonDepthError(`{"a":${'{"b":'.repeat(100)}`, 64)).toMatch(/^a(\.b)+: /);
+  });
+});
+
+describe('moreValuesThan', () => {
+  it('counts the commas outside strings, up to the limit', () => {
+    const list = (n: number) => `[${Array.from({ length: n }, () => 1).join(',')}]`;
+    expect(moreValuesThan(list(101), 100)).toBe(false); // 100 commas
+    expect(moreValuesThan(list(102), 100)).toBe(true);
+    // Commas inside strings (escaped quotes included) are not values.
+    expect(moreValuesThan(`["${',\\",'.repeat(200)}", 1]`, 100)).toBe(false);
+    expect(moreValuesThan(`{"a":"${','.repeat(500)}","b":[${list(150)}]}`, 100)).toBe(true);
   });
 });
