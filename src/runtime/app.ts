@@ -160,6 +160,8 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
     predictor,
     maxJsonDepth: config.maxJsonDepth,
     offLoopJson,
+    offLoopBinaryHeader: (bytes: Buffer, headerLength: number) =>
+      predictor.parseBinaryHeader(bytes, headerLength, config.maxJsonDepth),
     maxBatch: config.maxV2Batch,
     serverVersion: version,
     batching: config,

@@ -1,7 +1,8 @@
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { V2InferRequest } from '../../api/v2.ts';
 import { clientError } from './client-errors.ts';
-import { type ParsedJson, parseJsonBody } from './json-parse.ts';
+import { type ParsedBinaryHeader, type ParsedJson, parseJsonBody } from './json-parse.ts';
+import { inferenceHeaderLength } from './v2-binary.ts';
 import type { FastTensorData } from './v2-json.ts';
 
 /**
@@ -9,6 +10,10 @@ import type { FastTensorData } from './v2-json.ts';
  * loop (a 15 MB V2 body of 800k numbers takes ~100 ms to parse; one of 256 KiB about 2 ms).
  */
 export const OFF_LOOP_JSON_BYTES = 256 * 1024;
+
+/** What fastify calls a body parser with (`parseAs: 'buffer'`), and how it answers. */
+type Done = (error: Error | null, body?: unknown) => void;
+type BodyParser = (request: FastifyRequest, body: string | Buffer, done: Done) => void;
 
 /** Parses a large body off the event loop (the preprocessing pool's `parseJson`). */
 export type OffLoopJsonParser = (bytes: Buffer, v2: boolean) => Promise<ParsedJson>;
@@ -24,6 +29,57 @@ export class ReadV2Body {
     readonly request: V2InferRequest | undefined,
     readonly data: FastTensorData | undefined,
   ) {}
+}
+
+/**
+ * A binary tensor data body whose JSON header (its first `headerLength` bytes) was read by the
+ * body parser, off the event loop (json-parse.ts parseBinaryHeader); `bytes` is the whole body.
+ */
+export class ReadBinaryBody {
+  constructor(
+    readonly bytes: Buffer,
+    readonly headerLength: number,
+    readonly header: ParsedBinaryHeader,
+  ) {}
+}
+
+/** Parses a large binary body's JSON header off the event loop (the pool's `parseBinaryHeader`). */
+export type OffLoopBinaryHeaderParser = (
+  bytes: Buffer,
+  headerLength: number,
+) => Promise<{ header: ParsedBinaryHeader; bytes: Uint8Array }>;
+
+/**
+ * The V2 routes' parser for every non-JSON body (binary tensor data: Triton's clients send it as
+ * octet-stream or with any content type): the Buffer as read, for the handler to split, except
+ * that a JSON header (`Inference-Header-Content-Length`, else the whole body) of
+ * OFF_LOOP_JSON_BYTES or more is read by `offLoop`, as a ReadBinaryBody. A header length that is
+ * not a valid one is left to the handler, which names it.
+ */
+export function binaryBodyParser(offLoop: OffLoopBinaryHeaderParser): BodyParser {
+  return (request, body, done) => {
+    const bytes = body as Buffer;
+    const given = request.headers[inferenceHeaderLength];
+    const length =
+      given === undefined
+        ? bytes.length
+        : typeof given === 'string' && /^\d+$/.test(given)
+          ? Number(given)
+          : -1;
+    if (length < OFF_LOOP_JSON_BYTES || length > bytes.length) return done(null, bytes);
+    offLoop(bytes, length).then(
+      (read) =>
+        done(
+          null,
+          new ReadBinaryBody(
+            Buffer.from(read.bytes.buffer, read.bytes.byteOffset, read.bytes.byteLength),
+            length,
+            read.header,
+          ),
+        ),
+      (error: Error) => done(error, undefined),
+    );
+  };
 }
 
 /**
@@ -46,12 +102,8 @@ export function installJsonBodyParser(
 }
 
 /** The parser itself; `v2` for the V2 infer routes (the fast path, a ReadV2Body). */
-export function jsonBodyParser(maxJsonDepth: number, v2: boolean, offLoop: OffLoopJsonParser) {
-  return (
-    _request: FastifyRequest,
-    body: string | Buffer,
-    done: (error: Error | null, body?: unknown) => void,
-  ) => {
+export function jsonBodyParser(maxJsonDepth: number, v2: boolean, offLoop: OffLoopJsonParser): BodyParser {
+  return (_request, body, done) => {
     const bytes = body as Buffer;
     if (bytes.length < OFF_LOOP_JSON_BYTES) return answer(parseJsonBody(bytes, v2, maxJsonDepth), done);
     offLoop(bytes, v2).then(
@@ -61,7 +113,7 @@ export function jsonBodyParser(maxJsonDepth: number, v2: boolean, offLoop: OffLo
   };
 }
 
-function answer(parsed: ParsedJson, done: (error: Error | null, body?: unknown) => void): void {
+function answer(parsed: ParsedJson, done: Done): void {
   if (parsed.kind === 'fast') done(null, new ReadV2Body(undefined, parsed.body.request, parsed.body.data[0]));
   else if (parsed.kind === 'json') {
     done(null, parsed.data ? new ReadV2Body(parsed.json, undefined, parsed.data) : parsed.json);

@@ -50,6 +50,35 @@ export function parseJsonBody(bytes: Uint8Array, v2: boolean, maxJsonDepth: numb
   return data ? { kind: 'json', json, data } : { kind: 'json', json };
 }
 
+/** The JSON header of a binary tensor data body, read (`data` as for JSON bodies) or refused. */
+export type ParsedBinaryHeader =
+  | { kind: 'json'; json: unknown; data?: FastTensorData }
+  | { kind: 'refused'; message: string };
+
+/**
+ * The JSON header of a body with binary tensor data (v2-binary.ts), as the V2 handler reads it:
+ * nesting over maxJsonDepth refused before parsing, a header that is not JSON refused naming the
+ * parser's complaint. `inputs[0].data` is read in advance (takeInputData) only when no bytes follow
+ * the header (`restIsEmpty`): otherwise the handler must still say those bytes are not expected.
+ */
+export function parseBinaryHeader(
+  header: Uint8Array,
+  maxJsonDepth: number,
+  restIsEmpty: boolean,
+): ParsedBinaryHeader {
+  const text = Buffer.from(header.buffer, header.byteOffset, header.byteLength).toString('utf8');
+  const tooDeep = jsonDepthError(text, maxJsonDepth);
+  if (tooDeep) return { kind: 'refused', message: tooDeep };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { kind: 'refused', message: `body: the JSON header does not parse (${(error as Error).message})` };
+  }
+  const data = restIsEmpty ? takeInputData(json) : undefined;
+  return data ? { kind: 'json', json, data } : { kind: 'json', json };
+}
+
 /**
  * `/v1/predict` pixels (`pixels`, or `instances[i].pixels` when there are `instances`, as the
  * handler reads them) that are arrays of numbers only, as Float64Arrays: the same values, which

@@ -1,7 +1,8 @@
 import type { V2InferResponse } from '../../api/v2.ts';
 import { InvalidInputError } from '../errors.ts';
-import { jsonDepthError } from '../json-depth.ts';
+import { parseBinaryHeader } from './json-parse.ts';
 import { firstNonFinite, fp32Problem } from './tensor.ts';
+import type { FastTensorData } from './v2-json.ts';
 
 /**
  * The binary tensor data extension of the V2 protocol (Triton's, used by its clients by default):
@@ -12,13 +13,14 @@ export const inferenceHeaderLength = 'inference-header-content-length';
 
 /**
  * Splits a body into its parsed JSON header and the bytes after it. The header is held to
- * `maxJsonDepth` before it is parsed, as every other JSON body is (it can be the whole body).
+ * `maxJsonDepth` before it is parsed, as every other JSON body is (it can be the whole body);
+ * `data`: its inputs[0].data read in advance (json-parse.ts parseBinaryHeader).
  */
 export function splitBinaryBody(
   body: Buffer,
   header: string | string[] | undefined,
   maxJsonDepth: number,
-): { json: unknown; binary: Buffer } {
+): { json: unknown; binary: Buffer; data: FastTensorData | undefined } {
   let length = body.length;
   if (header !== undefined) {
     const n = Number(header);
@@ -29,16 +31,9 @@ export function splitBinaryBody(
     }
     length = n;
   }
-  const text = body.subarray(0, length).toString('utf8');
-  const tooDeep = jsonDepthError(text, maxJsonDepth);
-  if (tooDeep) throw new InvalidInputError(tooDeep);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new InvalidInputError(`body: the JSON header does not parse (${(error as Error).message})`);
-  }
-  return { json, binary: body.subarray(length) };
+  const read = parseBinaryHeader(body.subarray(0, length), maxJsonDepth, length === body.length);
+  if (read.kind === 'refused') throw new InvalidInputError(read.message);
+  return { json: read.json, binary: body.subarray(length), data: read.data };
 }
 
 /**

@@ -15,7 +15,14 @@ import {
 } from '../../api/v2.ts';
 import { InvalidInputError, ModelNotFoundError, NotReadyError } from '../errors.ts';
 import type { ModelSignature, ServingPredictor } from '../inference/predictor.ts';
-import { jsonBodyParser, type OffLoopJsonParser, ReadV2Body } from './json-body.ts';
+import {
+  binaryBodyParser,
+  jsonBodyParser,
+  type OffLoopBinaryHeaderParser,
+  type OffLoopJsonParser,
+  ReadBinaryBody,
+  ReadV2Body,
+} from './json-body.ts';
 import { errorResponse } from './openapi.ts';
 import { checkTensorData, flattenTensorData } from './tensor.ts';
 import {
@@ -37,6 +44,8 @@ export interface V2Options {
   maxJsonDepth: number;
   /** Parses large JSON bodies off the event loop (json-body.ts). */
   offLoopJson: OffLoopJsonParser;
+  /** Parses the large JSON header of a binary tensor data body off the event loop (json-body.ts). */
+  offLoopBinaryHeader: OffLoopBinaryHeaderParser;
   /** The batcher's settings, for the model configuration. */
   batching: { maxBatchSize: number; maxDelayMs: number };
 }
@@ -70,7 +79,7 @@ const errors = { 503: errorResponse('the model is not loaded yet (or failed to l
 /** The Open Inference Protocol (KServe V2) REST endpoints. */
 export async function v2Routes(
   app: FastifyInstance,
-  { predictor, maxBatch, serverVersion, batching, maxJsonDepth, offLoopJson }: V2Options,
+  { predictor, maxBatch, serverVersion, batching, maxJsonDepth, offLoopJson, offLoopBinaryHeader }: V2Options,
 ): Promise<void> {
   const readySignature = (): ModelSignature => {
     if (!predictor.ready || !predictor.signature) throw new NotReadyError(predictor.loadError);
@@ -85,7 +94,7 @@ export async function v2Routes(
 
   // Binary tensor data: Triton's clients send it as octet-stream or with no (or any other)
   // content type, so on these routes every non-JSON body is read raw and split by the handler.
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, binaryBodyParser(offLoopBinaryHeader));
   // JSON bodies: the common well-formed request read in one pass (v2-json.ts), anything else as
   // the app's own JSON parser reads it on every other route (same errors: depth, prototype
   // poisoning), large ones off the event loop (json-body.ts).
@@ -213,12 +222,21 @@ export async function v2Routes(
     if (request.body instanceof ReadV2Body) {
       body = request.body.request ?? parseInput(V2InferRequestSchema, request.body.json);
       fastData = request.body.data;
+    } else if (request.body instanceof ReadBinaryBody) {
+      // A large JSON header, read off the event loop; the tensor follows it in the same bytes.
+      const { bytes, header } = request.body;
+      if (header.kind === 'refused') throw new InvalidInputError(header.message);
+      headerLength = request.body.headerLength;
+      binary = bytes.subarray(headerLength);
+      fastData = header.data;
+      body = parseInput(V2InferRequestSchema, header.json);
     } else {
       const split = Buffer.isBuffer(request.body)
         ? splitBinaryBody(request.body, request.headers[inferenceHeaderLength], maxJsonDepth)
-        : { json: request.body, binary: undefined };
+        : { json: request.body, binary: undefined, data: undefined };
       binary = split.binary;
       if (binary) headerLength = binary.byteOffset - (request.body as Buffer).byteOffset;
+      fastData = split.data;
       body = parseInput(V2InferRequestSchema, split.json);
     }
     const modelInput = inputs[0]!;

@@ -1,7 +1,12 @@
 import { availableParallelism } from 'node:os';
 import { createLogger, elapsedMs } from '../../log.ts';
 import { InferenceFailedError, InvalidInputError, NotReadyError } from '../errors.ts';
-import { type ParsedJson, parseJsonBody } from '../http/json-parse.ts';
+import {
+  type ParsedBinaryHeader,
+  type ParsedJson,
+  parseBinaryHeader,
+  parseJsonBody,
+} from '../http/json-parse.ts';
 import type { PreprocessJob } from '../preprocess/jobs.ts';
 import { PreprocessPool } from '../preprocess/pool.ts';
 import { Batcher, type BatchStats } from './batcher.ts';
@@ -45,6 +50,12 @@ export interface ServingPredictor extends Predictor {
    * counted against their queue (OverloadedError when full); `bytes` may be moved there.
    */
   parseJson(bytes: Uint8Array, v2: boolean, maxJsonDepth: number): Promise<ParsedJson>;
+  /** The same for the JSON header of a binary tensor data body; `bytes` move there and back. */
+  parseBinaryHeader(
+    bytes: Uint8Array,
+    headerLength: number,
+    maxJsonDepth: number,
+  ): Promise<{ header: ParsedBinaryHeader; bytes: Uint8Array }>;
   /** Preprocessing work queued or running, in cost units (for metrics). */
   readonly preprocessPending: number;
   /** JSON bodies parsed on the preprocessing threads so far (for metrics). */
@@ -215,6 +226,23 @@ export class LocalPredictor implements ServingPredictor {
     if (!this.preprocessing) return Promise.resolve(parseJsonBody(bytes, v2, maxJsonDepth));
     this.parsedOffLoop++;
     return this.preprocessing.parseJson(bytes, v2, maxJsonDepth);
+  }
+
+  parseBinaryHeader(
+    bytes: Uint8Array,
+    headerLength: number,
+    maxJsonDepth: number,
+  ): Promise<{ header: ParsedBinaryHeader; bytes: Uint8Array }> {
+    if (!this.preprocessing) {
+      const header = parseBinaryHeader(
+        bytes.subarray(0, headerLength),
+        maxJsonDepth,
+        headerLength === bytes.length,
+      );
+      return Promise.resolve({ header, bytes });
+    }
+    this.parsedOffLoop++;
+    return this.preprocessing.parseBinaryHeader(bytes, headerLength, maxJsonDepth);
   }
 
   get jsonParsedOffLoop(): number {

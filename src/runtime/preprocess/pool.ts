@@ -2,7 +2,7 @@ import { isMarkedAsUntransferable, type Worker } from 'node:worker_threads';
 import { JSON_BYTES_PER_UNIT } from '../../api/runtime-limits.ts';
 import { createLogger } from '../../log.ts';
 import { InferenceFailedError, OverloadedError, ShuttingDownError } from '../errors.ts';
-import type { ParsedJson } from '../http/json-parse.ts';
+import type { ParsedBinaryHeader, ParsedJson } from '../http/json-parse.ts';
 import { startThread } from '../threads.ts';
 import { JobInputError, jobCost, type PreprocessJob } from './jobs.ts';
 import type { PriorityResult } from './priority.ts';
@@ -13,7 +13,11 @@ const log = createLogger('runtime.preprocess');
 /** What a task sends its thread: preprocessing jobs or a JSON body (with the buffers that move). */
 type Work =
   | { jobs: PreprocessJob[] }
-  | { json: { bytes: Uint8Array; v2: boolean; maxJsonDepth: number }; transfer: ArrayBuffer[] };
+  | { json: { bytes: Uint8Array; v2: boolean; maxJsonDepth: number }; transfer: ArrayBuffer[] }
+  | {
+      binaryHeader: { bytes: Uint8Array; headerLength: number; maxJsonDepth: number };
+      transfer: ArrayBuffer[];
+    };
 
 interface Task {
   id: number;
@@ -72,7 +76,7 @@ export class PreprocessPool {
     return this.enqueue({ jobs }, cost, (reply, resolve, reject) => {
       if ('images' in reply) resolve(reply.images);
       else if ('message' in reply) reject(replyError(reply));
-      else reject(new InferenceFailedError('preprocessing answered a parsed body'));
+      else reject(new InferenceFailedError('preprocessing answered a parsed body for images'));
     });
   }
 
@@ -82,17 +86,34 @@ export class PreprocessPool {
    * they own their buffer (empty here afterwards), and are copied otherwise.
    */
   parseJson(bytes: Uint8Array, v2: boolean, maxJsonDepth: number): Promise<ParsedJson> {
-    const owned =
-      bytes.byteOffset === 0 &&
-      bytes.byteLength === bytes.buffer.byteLength &&
-      !isMarkedAsUntransferable(bytes.buffer)
-        ? bytes
-        : bytes.slice();
+    const owned = ownBuffer(bytes);
     const work: Work = { json: { bytes: owned, v2, maxJsonDepth }, transfer: [owned.buffer as ArrayBuffer] };
     return this.enqueue(work, Math.ceil(bytes.byteLength / JSON_BYTES_PER_UNIT), (reply, resolve, reject) => {
       if ('parsed' in reply) resolve(reply.parsed);
       else if ('message' in reply) reject(replyError(reply));
-      else reject(new InferenceFailedError('preprocessing answered images for a body'));
+      else reject(new InferenceFailedError('preprocessing answered something else for a body'));
+    });
+  }
+
+  /**
+   * Parses the JSON header (the first `headerLength` bytes) of a binary tensor data body on a
+   * thread (json-parse.ts parseBinaryHeader), counted like parseJson. The body's bytes move there
+   * and back: the answer's `bytes` are the same body, the tensor after the header in them.
+   */
+  parseBinaryHeader(
+    bytes: Uint8Array,
+    headerLength: number,
+    maxJsonDepth: number,
+  ): Promise<{ header: ParsedBinaryHeader; bytes: Uint8Array }> {
+    const owned = ownBuffer(bytes);
+    const work: Work = {
+      binaryHeader: { bytes: owned, headerLength, maxJsonDepth },
+      transfer: [owned.buffer as ArrayBuffer],
+    };
+    return this.enqueue(work, Math.ceil(headerLength / JSON_BYTES_PER_UNIT), (reply, resolve, reject) => {
+      if ('binary' in reply) resolve(reply.binary);
+      else if ('message' in reply) reject(replyError(reply));
+      else reject(new InferenceFailedError('preprocessing answered something else for a body'));
     });
   }
 
@@ -129,13 +150,16 @@ export class PreprocessPool {
       const task = this.queue.shift()!;
       thread.task = task;
       const { work } = task;
-      if ('jobs' in work)
+      if ('jobs' in work) {
         thread.worker.postMessage({ id: task.id, jobs: work.jobs } satisfies PreprocessRequest);
-      else {
+      } else if ('json' in work) {
         thread.worker.postMessage(
           { id: task.id, json: work.json } satisfies PreprocessRequest,
           work.transfer,
         );
+      } else {
+        const message = { id: task.id, binaryHeader: work.binaryHeader } satisfies PreprocessRequest;
+        thread.worker.postMessage(message, work.transfer);
       }
     }
   }
@@ -185,6 +209,12 @@ export class PreprocessPool {
     thread.worker.on('exit', (code) => onLost(`exit code ${code}`));
     return thread;
   }
+}
+
+/** `bytes` itself when it owns its whole buffer (which can then move to a thread), else a copy that does. */
+function ownBuffer(bytes: Uint8Array): Uint8Array {
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+  return whole && !isMarkedAsUntransferable(bytes.buffer) ? bytes : bytes.slice();
 }
 
 /** A thread's failure: the caller's fault in one job, or ours (logged). */

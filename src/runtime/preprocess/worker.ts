@@ -1,6 +1,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { InvalidInputError } from '../errors.ts';
-import { type ParsedJson, parseJsonBody } from '../http/json-parse.ts';
+import {
+  type ParsedBinaryHeader,
+  type ParsedJson,
+  parseBinaryHeader,
+  parseJsonBody,
+} from '../http/json-parse.ts';
+import type { FastTensorData } from '../http/v2-json.ts';
 import { JobInputError, type PreprocessJob, runJobs } from './jobs.ts';
 import { lowerThreadPriority, type PriorityResult } from './priority.ts';
 
@@ -14,10 +20,14 @@ export interface PreprocessThreadData {
 export type PreprocessRequest =
   | { id: number; jobs: PreprocessJob[] }
   /** A JSON request body to parse (json-parse.ts), its bytes moved here. */
-  | { id: number; json: { bytes: Uint8Array; v2: boolean; maxJsonDepth: number } };
+  | { id: number; json: { bytes: Uint8Array; v2: boolean; maxJsonDepth: number } }
+  /** A binary tensor data body whose first `headerLength` bytes (its JSON header) to parse. */
+  | { id: number; binaryHeader: { bytes: Uint8Array; headerLength: number; maxJsonDepth: number } };
 export type PreprocessReply =
   | { id: number; images: Float32Array }
   | { id: number; parsed: ParsedJson }
+  /** The header read, and the body's bytes moved back (the tensor after the header is in them). */
+  | { id: number; binary: { header: ParsedBinaryHeader; bytes: Uint8Array } }
   /** `index` and `invalid`: the caller's fault, in its job `index`; anything else is ours. */
   | { id: number; message: string; invalid: boolean; index: number };
 /** A thread's first message, once it can take work: how its priority was set. */
@@ -38,7 +48,27 @@ port?.on('message', (request: PreprocessRequest) => {
     if ('json' in request) {
       const { bytes, v2, maxJsonDepth } = request.json;
       const parsed = parseJsonBody(bytes, v2, maxJsonDepth);
-      port.postMessage({ id, parsed } satisfies PreprocessReply, tensorBuffers(parsed));
+      const tensors =
+        parsed.kind === 'fast'
+          ? parsed.body.data
+          : parsed.kind === 'json' && parsed.data
+            ? [parsed.data]
+            : [];
+      port.postMessage({ id, parsed } satisfies PreprocessReply, movable(tensors));
+      return;
+    }
+    if ('binaryHeader' in request) {
+      const { bytes, headerLength, maxJsonDepth } = request.binaryHeader;
+      const header = parseBinaryHeader(
+        bytes.subarray(0, headerLength),
+        maxJsonDepth,
+        headerLength === bytes.length,
+      );
+      const transfer = [
+        bytes.buffer as ArrayBuffer,
+        ...movable(header.kind === 'json' && header.data ? [header.data] : []),
+      ];
+      port.postMessage({ id, binary: { header, bytes } } satisfies PreprocessReply, transfer);
       return;
     }
     const images = runJobs(request.jobs);
@@ -58,9 +88,7 @@ port?.postMessage({ ready: true, priority } satisfies PreprocessReady);
  * The buffers of the tensors a parse read, to move back rather than copy. A small tensor the fast
  * path took from its shared slab (which cannot move) gets its own buffer first.
  */
-function tensorBuffers(parsed: ParsedJson): ArrayBuffer[] {
-  const tensors =
-    parsed.kind === 'fast' ? parsed.body.data : parsed.kind === 'json' && parsed.data ? [parsed.data] : [];
+function movable(tensors: FastTensorData[]): ArrayBuffer[] {
   return tensors.map((tensor) => {
     if (tensor.values.byteLength !== tensor.values.buffer.byteLength) tensor.values = tensor.values.slice();
     return tensor.values.buffer as ArrayBuffer;

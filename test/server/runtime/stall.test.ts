@@ -153,6 +153,48 @@ describe('large JSON bodies', () => {
     expect(slowest).toBeLessThan(STALL_MS);
   }, 60_000);
 
+  it('parses a large JSON header of a binary tensor data body off the event loop, the tensor after it read in place', async () => {
+    const before = await parsedOffLoop();
+    const infer = (body: Buffer, headerLength: number) =>
+      fetch(`${base}/v2/models/mnist-cnn/infer`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/octet-stream',
+          'inference-header-content-length': String(headerLength),
+        },
+        body: new Uint8Array(body),
+      }).then(async (response) => ({
+        status: response.status,
+        body: (await response.json()) as { error?: string; outputs: { shape: number[]; data: number[] }[] },
+      }));
+    // The whole body a JSON header with the data inline (15 MB), as a client may send it.
+    const inline = Buffer.from(largest());
+    const whole = await infer(inline, inline.length);
+    expect(whole.status).toBe(200);
+    expect(whole.body.outputs[0]!.shape).toEqual([1024, 10]);
+    // A header padded past the threshold, then the raw tensor of the first digit.
+    const digit = Float32Array.from(pixels.slice(0, 784));
+    const header = Buffer.from(
+      `${JSON.stringify({ inputs: [{ name: 'input', shape: [1, 1, 28, 28], datatype: 'FP32', parameters: { binary_data_size: 784 * 4 } }] })}${' '.repeat(300_000)}`,
+    );
+    const padded = await infer(Buffer.concat([header, Buffer.from(digit.buffer)]), header.length);
+    expect(padded.status).toBe(200);
+    expect(await parsedOffLoop()).toBe(before + 2);
+    const row = (answer: { body: { outputs: { data: number[] }[] } }) =>
+      answer.body.outputs[0]!.data.slice(0, 10);
+    for (const [i, p] of row(padded).entries()) expect(p).toBeCloseTo(row(whole)[i]!, 5);
+    // Refused as a small one is: not JSON, and bytes after the header it does not announce.
+    const broken = await infer(Buffer.concat([header.subarray(0, 100), header]), header.length + 100);
+    expect(broken.status).toBe(400);
+    expect(broken.body.error).toMatch(/^body: the JSON header does not parse \(/);
+    const unannounced = Buffer.from(largest());
+    const extra = await infer(Buffer.concat([unannounced, Buffer.from([1, 2, 3, 4])]), unannounced.length);
+    expect(extra.status).toBe(400);
+    expect(extra.body.error).toBe(
+      'body: bytes after the JSON header, but no input has parameters.binary_data_size',
+    );
+  }, 60_000);
+
   it('answers a large body that is not valid JSON, or nests too deep, as a small one (400)', async () => {
     const broken = await postJson(`${base}/v2/models/mnist-cnn/infer`, `${largest()}]`);
     expect(broken.status).toBe(400);

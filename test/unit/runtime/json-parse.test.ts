@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { JSON_BYTES_PER_UNIT } from '../../../src/api/runtime-limits.ts';
 import { Pixels } from '../../../src/api/ws.ts';
 import { OverloadedError } from '../../../src/runtime/errors.ts';
-import { type ParsedJson, parseJsonBody } from '../../../src/runtime/http/json-parse.ts';
+import { type ParsedJson, parseBinaryHeader, parseJsonBody } from '../../../src/runtime/http/json-parse.ts';
 import { checkTensorData, flattenTensorData } from '../../../src/runtime/http/tensor.ts';
 import { jsonDepthError } from '../../../src/runtime/json-depth.ts';
 import { limitsConfigShape } from '../../../src/runtime/limits.ts';
@@ -106,6 +106,25 @@ describe('parseJsonBody', () => {
     ];
     for (const variant of variants) expect(answer(Float64Array.from(variant))).toEqual(answer(variant));
     expect(answer(pixels)).toBe('ok');
+  });
+
+  it("reads a binary body's JSON header as the handler did, the data in advance only with nothing after it", () => {
+    const header = (text: string, rest: boolean) => parseBinaryHeader(Buffer.from(text), maxJsonDepth, rest);
+    const body = JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'FP32', data: [0.5] }] });
+    expect(header(body, true)).toMatchObject({ kind: 'json', data: { depth: 1 } });
+    expect(header(body, false)).toEqual({ kind: 'json', json: JSON.parse(body) });
+    let complaint = '';
+    try {
+      JSON.parse('{"inputs":');
+    } catch (error) {
+      complaint = (error as Error).message;
+    }
+    expect(header('{"inputs":', true)).toEqual({
+      kind: 'refused',
+      message: `body: the JSON header does not parse (${complaint})`,
+    });
+    const deep = `{"inputs":[{"data":${'['.repeat(100)}${']'.repeat(100)}}]}`;
+    expect(header(deep, true)).toEqual({ kind: 'refused', message: jsonDepthError(deep, maxJsonDepth) });
   });
 
   it('takes the fast path for the common shape, as the V2 route always did', () => {
