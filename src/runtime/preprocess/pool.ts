@@ -10,18 +10,15 @@ import type { PreprocessReady, PreprocessReply, PreprocessRequest, PreprocessThr
 
 const log = createLogger('runtime.preprocess');
 
-/** What a task sends its thread: preprocessing jobs or a JSON body (with the buffers that move). */
-type Work =
-  | { jobs: PreprocessJob[] }
-  | { json: { bytes: Uint8Array; v2: boolean; maxJsonDepth: number }; transfer: ArrayBuffer[] }
-  | {
-      binaryHeader: { bytes: Uint8Array; headerLength: number; maxJsonDepth: number };
-      transfer: ArrayBuffer[];
-    };
+/** What a task sends its thread (a PreprocessRequest but for its id). */
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+type Work = WithoutId<PreprocessRequest>;
 
 interface Task {
   id: number;
   work: Work;
+  /** Buffers that move to the thread with the message. */
+  transfer: ArrayBuffer[];
   cost: number;
   settle: (reply: PreprocessReply) => void;
   reject: (error: Error) => void;
@@ -73,11 +70,7 @@ export class PreprocessPool {
   run(jobs: PreprocessJob[]): Promise<Float32Array> {
     let cost = 0;
     for (const job of jobs) cost += jobCost(job);
-    return this.enqueue({ jobs }, cost, (reply, resolve, reject) => {
-      if ('images' in reply) resolve(reply.images);
-      else if ('message' in reply) reject(replyError(reply));
-      else reject(new InferenceFailedError('preprocessing answered a parsed body for images'));
-    });
+    return this.enqueue({ jobs }, [], cost, (reply) => ('images' in reply ? reply.images : undefined));
   }
 
   /**
@@ -87,12 +80,12 @@ export class PreprocessPool {
    */
   parseJson(bytes: Uint8Array, v2: boolean, maxJsonDepth: number): Promise<ParsedJson> {
     const owned = ownBuffer(bytes);
-    const work: Work = { json: { bytes: owned, v2, maxJsonDepth }, transfer: [owned.buffer as ArrayBuffer] };
-    return this.enqueue(work, Math.ceil(bytes.byteLength / JSON_BYTES_PER_UNIT), (reply, resolve, reject) => {
-      if ('parsed' in reply) resolve(reply.parsed);
-      else if ('message' in reply) reject(replyError(reply));
-      else reject(new InferenceFailedError('preprocessing answered something else for a body'));
-    });
+    return this.enqueue(
+      { json: { bytes: owned, v2, maxJsonDepth } },
+      [owned.buffer as ArrayBuffer],
+      Math.ceil(bytes.byteLength / JSON_BYTES_PER_UNIT),
+      (reply) => ('parsed' in reply ? reply.parsed : undefined),
+    );
   }
 
   /**
@@ -106,21 +99,23 @@ export class PreprocessPool {
     maxJsonDepth: number,
   ): Promise<{ header: ParsedBinaryHeader; bytes: Uint8Array }> {
     const owned = ownBuffer(bytes);
-    const work: Work = {
-      binaryHeader: { bytes: owned, headerLength, maxJsonDepth },
-      transfer: [owned.buffer as ArrayBuffer],
-    };
-    return this.enqueue(work, Math.ceil(headerLength / JSON_BYTES_PER_UNIT), (reply, resolve, reject) => {
-      if ('binary' in reply) resolve(reply.binary);
-      else if ('message' in reply) reject(replyError(reply));
-      else reject(new InferenceFailedError('preprocessing answered something else for a body'));
-    });
+    return this.enqueue(
+      { binaryHeader: { bytes: owned, headerLength, maxJsonDepth } },
+      [owned.buffer as ArrayBuffer],
+      Math.ceil(headerLength / JSON_BYTES_PER_UNIT),
+      (reply) => ('binary' in reply ? reply.binary : undefined),
+    );
   }
 
+  /**
+   * Queues `work` at `cost` units (503 when over the limit) and answers what `take` reads from the
+   * thread's reply: a failure reply is the job's error, a reply of another kind a bug of ours.
+   */
   private enqueue<T>(
     work: Work,
+    transfer: ArrayBuffer[],
     cost: number,
-    settle: (reply: PreprocessReply, resolve: (value: T) => void, reject: (error: Error) => void) => void,
+    take: (reply: PreprocessReply) => T | undefined,
   ): Promise<T> {
     if (this.closed) return Promise.reject(new ShuttingDownError());
     if (this.pending + cost > this.queueLimit) return Promise.reject(new OverloadedError());
@@ -129,8 +124,15 @@ export class PreprocessPool {
       this.queue.push({
         id: this.nextId++,
         work,
+        transfer,
         cost,
-        settle: (reply) => settle(reply, resolve, reject),
+        settle: (reply) => {
+          if ('message' in reply) return reject(replyError(reply));
+          const value = take(reply);
+          if (value === undefined)
+            reject(new InferenceFailedError('preprocessing answered another kind of reply'));
+          else resolve(value);
+        },
         reject,
       });
       this.pump();
@@ -149,18 +151,7 @@ export class PreprocessPool {
       if (!thread.ready || thread.task) continue;
       const task = this.queue.shift()!;
       thread.task = task;
-      const { work } = task;
-      if ('jobs' in work) {
-        thread.worker.postMessage({ id: task.id, jobs: work.jobs } satisfies PreprocessRequest);
-      } else if ('json' in work) {
-        thread.worker.postMessage(
-          { id: task.id, json: work.json } satisfies PreprocessRequest,
-          work.transfer,
-        );
-      } else {
-        const message = { id: task.id, binaryHeader: work.binaryHeader } satisfies PreprocessRequest;
-        thread.worker.postMessage(message, work.transfer);
-      }
+      thread.worker.postMessage({ id: task.id, ...task.work } as PreprocessRequest, task.transfer);
     }
   }
 
