@@ -52,12 +52,15 @@ function celRule<V extends Record<string, number>>(rule: SettingsRule<V>, defaul
   };
 }
 
+const limitsDefaults = defaultsOf(serverSettings.limits);
+const timeoutsDefaults = defaultsOf(serverSettings.timeouts);
+
 export const ServerLimitsSchema = withRules(
   z.object(specFieldsOf(serverSettings.limits)).meta({
     description:
       "Request limits of each predictor pod (bodies, batches, strokes, images, queues, /ws messages). Each field is a runtime setting of the same name; omitted: the runtime's default. A request over a limit is refused with 400/413 naming it.",
   }),
-  limitsRules.map((rule) => celRule(rule, defaultsOf(serverSettings.limits))),
+  limitsRules.map((rule) => celRule(rule, limitsDefaults)),
 );
 
 export const ServerTimeoutsSchema = withRules(
@@ -65,7 +68,7 @@ export const ServerTimeoutsSchema = withRules(
     description:
       "Time limits for slow or silent clients, in milliseconds. Each field is a runtime setting of the same name; omitted: the runtime's default.",
   }),
-  timeoutsRules.map((rule) => celRule(rule, defaultsOf(serverSettings.timeouts))),
+  timeoutsRules.map((rule) => celRule(rule, timeoutsDefaults)),
 );
 
 export type ServerLimits = z.output<typeof ServerLimitsSchema>;
