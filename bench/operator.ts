@@ -1,6 +1,6 @@
 /**
  * Operator benchmark: N ModelDeployments (default 1,000) on the test control plane with kwok, against
- * two baselines measured in the same run: creating the N Deployments directly (the issue's
+ * two baselines measured in the same run, each phase in a fresh control plane of its own: creating the N Deployments directly (the issue's
  * baseline), and creating the N Deployments and N Services directly (like for like: what the
  * operator itself has to get the cluster to do). Prints time until all are Ready and the ratios,
  * what each phase cost the control plane (CPU per component; kube-controller-manager's requests,
@@ -35,7 +35,7 @@ import {
   desiredDeployment,
   desiredService,
 } from '../src/operator/modeldeployment/desired.ts';
-import { startControlPlane } from '../test/support/controlplane.ts';
+import { type ControlPlane, startControlPlane } from '../test/support/controlplane.ts';
 import {
   type ClusterReading,
   clusterDifference,
@@ -174,118 +174,127 @@ interface PhaseResult {
   cost?: ClusterReading;
 }
 
-async function main(): Promise<void> {
-  // KINFER_BENCH_KUBECONFIG: use a running cluster (with at least 3N pods of fake-node capacity).
+/** One phase's cluster: the client, the kubeconfig path, and the control plane when the bench started it. */
+interface PhaseCluster {
+  client: KubeClient;
+  kubeconfigPath: string;
+  controlPlane?: ControlPlane;
+}
+
+/**
+ * Runs one phase in a cluster of its own, in `namespace`: a fresh control plane, so that every phase
+ * starts from an empty cluster (with the phases in one cluster, the operator's phase at 5,000 met
+ * 10,000 leftover pods, kwok's pod watch fell behind, the apiserver kept closing it, and readiness
+ * stalled); or, with KINFER_BENCH_KUBECONFIG, the reused cluster (at least 3N pods of fake-node
+ * capacity), where earlier phases' objects stay.
+ */
+async function inCluster<T>(namespace: string, work: (cluster: PhaseCluster) => Promise<T>): Promise<T> {
   const reuse = process.env.KINFER_BENCH_KUBECONFIG;
-  const kcmApi = controllerManagerApi();
-  log(reuse ? `using the cluster of ${reuse}` : `starting a control plane for ${N} ModelDeployments`);
   const controlPlane = reuse
     ? undefined
     : await startControlPlane({
-        nodes: Math.ceil((3 * N) / 100) + 1,
-        controllerManagerApi: kcmApi,
+        nodes: Math.ceil(N / 100) + 1,
+        controllerManagerApi: controllerManagerApi(),
       });
-  const kubeconfigPath = reuse ?? controlPlane!.kubeconfigPath;
-  let operatorPid: number | undefined;
   try {
+    const kubeconfigPath = reuse ?? controlPlane!.kubeconfigPath;
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfigPath);
     const client = new KubeClient(kc);
-    for (const name of ['bench-baseline', 'bench-baseline-services', 'bench-operator']) {
-      await client.request('POST', '/api/v1/namespaces', {
-        body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } },
-      });
-    }
-    const spec = ModelDeploymentSpecSchema.parse({
-      model: { name: 'mnist-cnn', source: { builtin: 'mnist-cnn' } },
-      replicas: 1,
+    await client.request('POST', '/api/v1/namespaces', {
+      body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
     });
-    const names = Array.from({ length: N }, (_, i) => `md-${i}`);
-    /** The children the operator makes for md `name`, without the owner reference (nothing owns them). */
-    const children = (name: string, namespace: string) => {
-      const md = {
-        apiVersion: 'kinfer.dev/v1alpha1',
-        kind: 'ModelDeployment',
-        metadata: { name, namespace, uid: 'x' },
-        spec,
-      } as const;
-      const deployment = desiredDeployment(md, { ...defaultPredictorConfig, image: 'kinfer:bench' });
-      const service = desiredService(md);
-      delete deployment.metadata?.ownerReferences;
-      delete service.metadata?.ownerReferences;
-      return { deployment, service };
-    };
-    const deploymentAvailable = (d: Json) =>
-      d.status?.availableReplicas === 1 && d.status.observedGeneration === d.metadata.generation;
+    return await work({ client, kubeconfigPath, ...(controlPlane ? { controlPlane } : {}) });
+  } finally {
+    await controlPlane?.stop();
+  }
+}
 
-    /** Creates N objects (16 at a time), then waits until all N are ready; with what it cost the cluster. */
-    const phase = async (
-      label: string,
-      create: (name: string) => Promise<void>,
-      ready: { type: ResourceType; namespace: string; check: (object: Json) => boolean },
-    ): Promise<PhaseResult> => {
-      const before = controlPlane ? await readCluster(controlPlane) : undefined;
-      const start = performance.now();
-      await pool(names, CONCURRENCY, create);
-      const createMs = performance.now() - start;
-      await waitForReady(client, ready.type, ready.namespace, ready.check, label);
-      const readyMs = performance.now() - start;
-      const after = controlPlane ? await readCluster(controlPlane) : undefined;
-      return { createMs, readyMs, ...(before && after ? { cost: clusterDifference(after, before) } : {}) };
-    };
+/** Creates N objects (CONCURRENCY at a time), then waits until all N are ready; with what it cost the cluster. */
+async function phase(
+  { client, controlPlane }: PhaseCluster,
+  label: string,
+  create: (name: string) => Promise<void>,
+  ready: { type: ResourceType; namespace: string; check: (object: Json) => boolean },
+): Promise<PhaseResult> {
+  const before = controlPlane ? await readCluster(controlPlane) : undefined;
+  const start = performance.now();
+  await pool(names, CONCURRENCY, create);
+  const createMs = performance.now() - start;
+  await waitForReady(client, ready.type, ready.namespace, ready.check, label);
+  const readyMs = performance.now() - start;
+  const after = controlPlane ? await readCluster(controlPlane) : undefined;
+  return { createMs, readyMs, ...(before && after ? { cost: clusterDifference(after, before) } : {}) };
+}
 
-    // The issue's baseline: the same Deployments, created directly.
-    const baseline = await phase(
-      'baseline',
-      async (name) => {
-        await client.request('POST', resourcePath(Deployments, { namespace: 'bench-baseline' }), {
-          body: children(name, 'bench-baseline').deployment,
-        });
-      },
-      { type: Deployments, namespace: 'bench-baseline', check: deploymentAvailable },
-    );
-    // Like for like: the same Deployments AND Services, created directly: everything the operator
-    // has the cluster do (a Service brings the endpoints and EndpointSlice controllers' work).
-    const withServices = await phase(
-      'baseline+services',
-      async (name) => {
-        const { deployment, service } = children(name, 'bench-baseline-services');
-        await client.request('POST', resourcePath(Deployments, { namespace: 'bench-baseline-services' }), {
-          body: deployment,
-        });
-        await client.request('POST', resourcePath(Services, { namespace: 'bench-baseline-services' }), {
-          body: service,
-        });
-      },
-      { type: Deployments, namespace: 'bench-baseline-services', check: deploymentAvailable },
-    );
+const names = Array.from({ length: N }, (_, i) => `md-${i}`);
+const spec = ModelDeploymentSpecSchema.parse({
+  model: { name: 'mnist-cnn', source: { builtin: 'mnist-cnn' } },
+  replicas: 1,
+});
 
-    // The operator, as its own process.
-    const metricsPort = await freePort();
-    const operator = spawn(
-      process.execPath,
-      [
-        resolve(root, 'bin/kinfer.js'),
-        'operator',
-        '--namespaces',
-        'bench-operator',
-        '--metrics-port',
-        String(metricsPort),
-        '--metrics-host',
-        '127.0.0.1',
-        ...(operatorConcurrency ? ['--concurrency', operatorConcurrency] : []),
-      ],
-      {
-        env: {
-          ...process.env,
-          KUBECONFIG: kubeconfigPath,
-          KINFER_IMAGE: 'kinfer:bench',
-          KINFER_LOG_LEVEL: 'warn',
-        },
-        stdio: ['ignore', 'ignore', 'inherit'],
+/** The children the operator makes for md `name`, without the owner reference (nothing owns them). */
+function children(name: string, namespace: string) {
+  const md = {
+    apiVersion: 'kinfer.dev/v1alpha1',
+    kind: 'ModelDeployment',
+    metadata: { name, namespace, uid: 'x' },
+    spec,
+  } as const;
+  const deployment = desiredDeployment(md, { ...defaultPredictorConfig, image: 'kinfer:bench' });
+  const service = desiredService(md);
+  delete deployment.metadata?.ownerReferences;
+  delete service.metadata?.ownerReferences;
+  return { deployment, service };
+}
+
+const deploymentAvailable = (d: Json) =>
+  d.status?.availableReplicas === 1 && d.status.observedGeneration === d.metadata.generation;
+
+/** What the operator's phase measures besides its PhaseResult. */
+interface OperatorReading {
+  result: PhaseResult;
+  requests: Map<string, number>;
+  reconciles: number;
+  cpu: number;
+  idleMs: number;
+  idleWrites: number;
+  idleReconciles: number;
+  idleCpu: number;
+  idleRssKiB: number;
+  rssKiB: number;
+  hwmKiB: number;
+}
+
+/** The operator, as its own process, reconciling N ModelDeployments; then an idle minute. */
+async function operatorPhase(cluster: PhaseCluster): Promise<OperatorReading> {
+  const namespace = 'bench-operator';
+  const metricsPort = await freePort();
+  const operator = spawn(
+    process.execPath,
+    [
+      resolve(root, 'bin/kinfer.js'),
+      'operator',
+      '--namespaces',
+      namespace,
+      '--metrics-port',
+      String(metricsPort),
+      '--metrics-host',
+      '127.0.0.1',
+      ...(operatorConcurrency ? ['--concurrency', operatorConcurrency] : []),
+    ],
+    {
+      env: {
+        ...process.env,
+        KUBECONFIG: cluster.kubeconfigPath,
+        KINFER_IMAGE: 'kinfer:bench',
+        KINFER_LOG_LEVEL: 'warn',
       },
-    );
-    operatorPid = operator.pid;
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  const exited = new Promise((r) => operator.once('exit', r));
+  try {
     for (;;) {
       const ok = await fetch(`http://127.0.0.1:${metricsPort}/readyz`).then(
         async (r) => {
@@ -299,25 +308,26 @@ async function main(): Promise<void> {
     }
     const idleRssKiB = kib(operator.pid!, 'VmRSS');
     const cpuAtStart = cpuSeconds(operator.pid!);
-    const operated = await phase(
+    const result = await phase(
+      cluster,
       'operator',
       async (name) => {
-        await client.request('POST', resourcePath(ModelDeployments, { namespace: 'bench-operator' }), {
+        await cluster.client.request('POST', resourcePath(ModelDeployments, { namespace }), {
           body: {
             apiVersion: 'kinfer.dev/v1alpha1',
             kind: 'ModelDeployment',
-            metadata: { name, namespace: 'bench-operator' },
+            metadata: { name, namespace },
             spec: { model: spec.model, replicas: 1 },
           },
         });
       },
       {
         type: ModelDeployments,
-        namespace: 'bench-operator',
+        namespace,
         check: (md) => md.status?.conditions?.some((c: Json) => c.type === 'Ready' && c.status === 'True'),
       },
     );
-    const cpuAtReady = cpuSeconds(operator.pid!);
+    const cpu = cpuSeconds(operator.pid!) - cpuAtStart;
     const rssKiB = kib(operator.pid!, 'VmRSS');
     const hwmKiB = kib(operator.pid!, 'VmHWM');
     const { requests, reconciles } = await scrape(metricsPort);
@@ -330,53 +340,104 @@ async function main(): Promise<void> {
     const cpuIdleStart = cpuSeconds(operator.pid!);
     await new Promise((r) => setTimeout(r, idleMs));
     const idleEnd = await scrape(metricsPort);
-    const idleWrites = writesOf(idleEnd.requests) - writesOf(idleStart.requests);
     const idleCpu = cpuSeconds(operator.pid!) - cpuIdleStart;
-    operator.kill('SIGTERM');
-    await new Promise((r) => operator.once('exit', r));
-    operatorPid = undefined;
-
-    const total = [...requests.values()].reduce((a, b) => a + b, 0);
-    const cpu = cpuAtReady - cpuAtStart;
-    const seconds = (ms: number) => (ms / 1000).toFixed(1);
-    const costLines = (result: PhaseResult) => (result.cost ? describeClusterCost(result.cost, N) : []);
-    const budget = reuse
-      ? 'as the reused cluster has it'
-      : `--kube-api-qps ${kcmApi.qps} --kube-api-burst ${kcmApi.burst}${process.env.KINFER_BENCH_KCM_QPS ? ' (KINFER_BENCH_KCM_QPS)' : ' (the bench default)'}`;
-    const out = [
-      `operator benchmark: ${N} ModelDeployments (1 replica each) on kube-apiserver + kwok, ${CONCURRENCY} concurrent creates`,
-      `kube-controller-manager client budget, per controller, all phases alike: ${budget}`,
-      `operator reconciles in flight: ${operatorConcurrency ? `--concurrency ${operatorConcurrency} (KINFER_BENCH_OPERATOR_CONCURRENCY)` : 'its default'}`,
-      "phases run one after the other in one cluster, each in its own namespace; earlier phases' objects stay",
-      '',
-      `baseline           (create ${N} Deployments directly):              created in ${seconds(baseline.createMs)} s, all Available after ${seconds(baseline.readyMs)} s`,
-      ...costLines(baseline),
-      `baseline+services  (create ${N} Deployments and ${N} Services directly): created in ${seconds(withServices.createMs)} s, all Available after ${seconds(withServices.readyMs)} s`,
-      ...costLines(withServices),
-      `operator           (create ${N} ModelDeployments):                  created in ${seconds(operated.createMs)} s, all Ready after ${seconds(operated.readyMs)} s`,
-      ...costLines(operated),
-      `ratio     operator / baseline time to ready:           ${(operated.readyMs / baseline.readyMs).toFixed(2)}x  (the issue's baseline: Deployments only)`,
-      `ratio     operator / baseline+services time to ready:  ${(operated.readyMs / withServices.readyMs).toFixed(2)}x  (like for like: the Deployments and Services the operator makes)`,
-      `ratio     baseline+services / baseline time to ready:  ${(withServices.readyMs / baseline.readyMs).toFixed(2)}x  (what the Services alone cost the cluster)`,
-      '',
-      `operator API requests: ${total} total, ${(total / N).toFixed(2)} per ModelDeployment`,
-      ...[...requests.entries()]
-        .sort()
-        .map(
-          ([key, value]) =>
-            `  ${key.padEnd(36)} ${String(value).padStart(6)}  (${(value / N).toFixed(2)} / MD)`,
-        ),
-      '',
-      `operator CPU until all Ready: ${cpu.toFixed(1)} CPU-s for ${reconciles} reconciles = ${((cpu / reconciles) * 1000).toFixed(2)} CPU-ms per reconcile (${(reconciles / N).toFixed(2)} reconciles per MD)`,
-      `operator idle for ${(idleMs / 1000).toFixed(0)} s after all Ready: ${idleWrites} writes, ${idleEnd.reconciles - idleStart.reconciles} reconciles, ${idleCpu.toFixed(2)} CPU-s`,
-      '',
-      `operator memory: RSS ${(idleRssKiB / 1024).toFixed(0)} MiB idle -> ${(rssKiB / 1024).toFixed(0)} MiB with ${N} MDs (peak ${(hwmKiB / 1024).toFixed(0)} MiB), ${((rssKiB - idleRssKiB) / N).toFixed(1)} KiB per MD`,
-    ];
-    process.stdout.write(`${out.join('\n')}\n`);
+    return {
+      result,
+      requests,
+      reconciles,
+      cpu,
+      idleMs,
+      idleWrites: writesOf(idleEnd.requests) - writesOf(idleStart.requests),
+      idleReconciles: idleEnd.reconciles - idleStart.reconciles,
+      idleCpu,
+      idleRssKiB,
+      rssKiB,
+      hwmKiB,
+    };
   } finally {
-    if (operatorPid) process.kill(operatorPid, 'SIGKILL');
-    await controlPlane?.stop();
+    operator.kill('SIGTERM');
+    const stopped = await Promise.race([
+      exited.then(() => true),
+      new Promise((r) => setTimeout(r, 10_000, false)),
+    ]);
+    if (!stopped) operator.kill('SIGKILL');
   }
+}
+
+async function main(): Promise<void> {
+  const kcmApi = controllerManagerApi();
+  const reuse = process.env.KINFER_BENCH_KUBECONFIG;
+  log(reuse ? `using the cluster of ${reuse}` : `a fresh control plane per phase, for ${N} ModelDeployments`);
+
+  // The issue's baseline: the same Deployments, created directly.
+  const baseline = await inCluster('bench-baseline', (cluster) =>
+    phase(
+      cluster,
+      'baseline',
+      async (name) => {
+        await cluster.client.request('POST', resourcePath(Deployments, { namespace: 'bench-baseline' }), {
+          body: children(name, 'bench-baseline').deployment,
+        });
+      },
+      { type: Deployments, namespace: 'bench-baseline', check: deploymentAvailable },
+    ),
+  );
+  // Like for like: the same Deployments AND Services, created directly: everything the operator
+  // has the cluster do (a Service brings the endpoints and EndpointSlice controllers' work).
+  const withServices = await inCluster('bench-baseline-services', (cluster) =>
+    phase(
+      cluster,
+      'baseline+services',
+      async (name) => {
+        const namespace = 'bench-baseline-services';
+        const { deployment, service } = children(name, namespace);
+        await cluster.client.request('POST', resourcePath(Deployments, { namespace }), { body: deployment });
+        await cluster.client.request('POST', resourcePath(Services, { namespace }), { body: service });
+      },
+      { type: Deployments, namespace: 'bench-baseline-services', check: deploymentAvailable },
+    ),
+  );
+  const operated = await inCluster('bench-operator', operatorPhase);
+
+  const { requests, reconciles, cpu } = operated;
+  const total = [...requests.values()].reduce((a, b) => a + b, 0);
+  const seconds = (ms: number) => (ms / 1000).toFixed(1);
+  const costLines = (result: PhaseResult) => (result.cost ? describeClusterCost(result.cost, N) : []);
+  const budget = reuse
+    ? 'as the reused cluster has it'
+    : `--kube-api-qps ${kcmApi.qps} --kube-api-burst ${kcmApi.burst}${process.env.KINFER_BENCH_KCM_QPS ? ' (KINFER_BENCH_KCM_QPS)' : ' (the bench default)'}`;
+  const out = [
+    `operator benchmark: ${N} ModelDeployments (1 replica each) on kube-apiserver + kwok, ${CONCURRENCY} concurrent creates`,
+    `kube-controller-manager client budget, per controller, all phases alike: ${budget}`,
+    `operator reconciles in flight: ${operatorConcurrency ? `--concurrency ${operatorConcurrency} (KINFER_BENCH_OPERATOR_CONCURRENCY)` : 'its default'}`,
+    reuse
+      ? "phases run one after the other in the reused cluster, each in its own namespace; earlier phases' objects stay"
+      : 'each phase in a fresh control plane of its own, one after the other',
+    '',
+    `baseline           (create ${N} Deployments directly):              created in ${seconds(baseline.createMs)} s, all Available after ${seconds(baseline.readyMs)} s`,
+    ...costLines(baseline),
+    `baseline+services  (create ${N} Deployments and ${N} Services directly): created in ${seconds(withServices.createMs)} s, all Available after ${seconds(withServices.readyMs)} s`,
+    ...costLines(withServices),
+    `operator           (create ${N} ModelDeployments):                  created in ${seconds(operated.result.createMs)} s, all Ready after ${seconds(operated.result.readyMs)} s`,
+    ...costLines(operated.result),
+    `ratio     operator / baseline time to ready:           ${(operated.result.readyMs / baseline.readyMs).toFixed(2)}x  (the issue's baseline: Deployments only)`,
+    `ratio     operator / baseline+services time to ready:  ${(operated.result.readyMs / withServices.readyMs).toFixed(2)}x  (like for like: the Deployments and Services the operator makes)`,
+    `ratio     baseline+services / baseline time to ready:  ${(withServices.readyMs / baseline.readyMs).toFixed(2)}x  (what the Services alone cost the cluster)`,
+    '',
+    `operator API requests: ${total} total, ${(total / N).toFixed(2)} per ModelDeployment`,
+    ...[...requests.entries()]
+      .sort()
+      .map(
+        ([key, value]) =>
+          `  ${key.padEnd(36)} ${String(value).padStart(6)}  (${(value / N).toFixed(2)} / MD)`,
+      ),
+    '',
+    `operator CPU until all Ready: ${cpu.toFixed(1)} CPU-s for ${reconciles} reconciles = ${((cpu / reconciles) * 1000).toFixed(2)} CPU-ms per reconcile (${(reconciles / N).toFixed(2)} reconciles per MD)`,
+    `operator idle for ${(operated.idleMs / 1000).toFixed(0)} s after all Ready: ${operated.idleWrites} writes, ${operated.idleReconciles} reconciles, ${operated.idleCpu.toFixed(2)} CPU-s`,
+    '',
+    `operator memory: RSS ${(operated.idleRssKiB / 1024).toFixed(0)} MiB idle -> ${(operated.rssKiB / 1024).toFixed(0)} MiB with ${N} MDs (peak ${(operated.hwmKiB / 1024).toFixed(0)} MiB), ${((operated.rssKiB - operated.idleRssKiB) / N).toFixed(1)} KiB per MD`,
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
 }
 
 await main();
