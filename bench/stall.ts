@@ -13,9 +13,11 @@
  *
  * Prints /healthz p99 and max, and the ordinary requests' p50/p99, in both phases, with the
  * attack/quiet ratios (the claim is the ratio; the issue asks for healthz p99 < 100 ms and
- * ordinary p99 within 3x of quiet). Not a CI gate. Options: --seconds N (default 10), --clients N
- * (default 4), --attacks drawing,png,deep,bomb,ws-canvas,ws-png,stalled (a subset, to see which
- * one costs what).
+ * ordinary p99 within 3x of quiet), and the server's own event-loop delay and GC pauses (from its
+ * /metrics). Not a CI gate. Options: --seconds N (default 10), --clients N (default 4), --attacks
+ * drawing,png,deep,bomb,ws-canvas,ws-png,stalled (a subset, to see which one costs what),
+ * --kinfer PATH (another checkout's bin/kinfer.js as the server: run the bench against two builds
+ * in turn, A/B/A/B, to compare them on a shared machine).
  *
  * Then "largest single request of each kind the limits allow": for --largest-seconds each (default
  * 5, 0 to skip), one such request sent again as soon as it is answered (one at a time, nothing
@@ -35,6 +37,7 @@ import { bundledModelPath } from '../src/runtime/config.ts';
 import { largePng, zigzag } from '../test/server/runtime/helpers.ts';
 import { startRuntime, stopChild } from './support/child.ts';
 import { cpuSeconds } from './support/load.ts';
+import { type RuntimeLoop, watchRuntimeLoop } from './support/runtime-loop.ts';
 import { cpuBetween, machineCpu, threadCpu } from './support/thread-cpu.ts';
 
 const { values } = parseArgs({
@@ -43,6 +46,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '4' },
     attacks: { type: 'string', default: 'drawing,png,deep,bomb,ws-canvas,ws-png,stalled' },
     'largest-seconds': { type: 'string', default: '5' },
+    kinfer: { type: 'string' },
     /** Internal: run only the attack mix against this port (the attack generator's own process). */
     'attacker-port': { type: 'string' },
   },
@@ -53,7 +57,8 @@ const attacks = new Set(values.attacks.split(','));
 const largestSeconds = Number(values['largest-seconds']);
 
 const attackerPort = values['attacker-port'] === undefined ? undefined : Number(values['attacker-port']);
-const runtime = attackerPort === undefined ? await startRuntime(bundledModelPath, []) : undefined;
+const runtime =
+  attackerPort === undefined ? await startRuntime(bundledModelPath, [], values.kinfer) : undefined;
 const port = attackerPort ?? runtime!.port;
 const agent = new http.Agent({ keepAlive: true });
 
@@ -128,6 +133,8 @@ interface Phase {
   generatorLagP99: number;
   /** CPU used, in cores: the server's threads by role, this process, and the whole machine. */
   cpu: Map<string, number>;
+  /** The server's own event-loop delay and GC pauses. */
+  loop?: RuntimeLoop;
 }
 
 /** Closed-loop ordinary clients and the /healthz poller, for `ms` (`attacker`: its pid, for its CPU). */
@@ -136,6 +143,7 @@ async function measure(ms: number, attacker?: number): Promise<Phase> {
   const phase: Phase = { ordinary: [], healthz: [], errors: 0, generatorLagP99: 0, cpu: new Map() };
   const lag = monitorEventLoopDelay({ resolution: 5 });
   lag.enable();
+  const serverLoop = await watchRuntimeLoop(runtime!.port);
   const started = {
     at: performance.now(),
     server: threadCpu(child.pid!),
@@ -164,6 +172,7 @@ async function measure(ms: number, attacker?: number): Promise<Phase> {
   ]);
   lag.disable();
   phase.generatorLagP99 = lag.percentile(99) / 1e6;
+  phase.loop = await serverLoop();
   const elapsed = performance.now() - started.at;
   for (const [role, cpuMs] of cpuBetween(started.server, threadCpu(child.pid!))) {
     phase.cpu.set(`server ${role}`, cpuMs / elapsed);
@@ -401,6 +410,20 @@ if (attackerPort !== undefined) {
     console.log(
       `${'bench event-loop lag p99'.padEnd(26)} ${ms(quiet.generatorLagP99).padStart(10)} ${ms(loud.generatorLagP99).padStart(10)}   (the measuring process's own share of the times; the attack runs in another)`,
     );
+    const loopRow = (what: string, value: (loop: RuntimeLoop) => number) =>
+      console.log(
+        `${what.padEnd(26)} ${ms(value(quiet.loop!)).padStart(10)} ${ms(value(loud.loop!)).padStart(10)}`,
+      );
+    loopRow('server loop delay p50', (loop) => loop.delay.p50);
+    loopRow('server loop delay p99', (loop) => loop.delay.p99);
+    loopRow('server loop delay max', (loop) => loop.delay.max);
+    for (const kind of new Set([...quiet.loop!.gcMs.keys(), ...loud.loop!.gcMs.keys()])) {
+      const gc = (p: Phase) => `${ms((p.loop!.gcMs.get(kind) ?? 0) / seconds).padStart(10)}`;
+      const count = (p: Phase) => p.loop!.gcCount.get(kind) ?? 0;
+      console.log(
+        `${`server GC ${kind} per s`.padEnd(26)} ${gc(quiet)} ${gc(loud)}   (${count(quiet)} and ${count(loud)} pauses)`,
+      );
+    }
     console.log(
       `ordinary requests: quiet ${quiet.ordinary.length} (${quiet.errors} not 200), attack ${loud.ordinary.length} (${loud.errors} not 200)`,
     );

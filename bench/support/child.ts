@@ -27,11 +27,14 @@ export function startChild(args: string[], ready: RegExp): Promise<{ child: Chil
   });
 }
 
-/** `kinfer runtime` on a free loopback port, resolved once the model is loaded and warmed. */
-export const startRuntime = (model: string, extraArgs: string[]) =>
+/**
+ * `kinfer runtime` on a free loopback port, resolved once the model is loaded and warmed; `bin`:
+ * another checkout's bin/kinfer.js, to compare two builds in one run.
+ */
+export const startRuntime = (model: string, extraArgs: string[], bin = kinferBin) =>
   startChild(
     [
-      kinferBin,
+      bin,
       'runtime',
       '--host',
       '127.0.0.1',
