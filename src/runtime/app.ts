@@ -15,6 +15,7 @@ import { clientErrorHandler, frameworkErrorHandler, servedMethods } from './http
 import { ConnectionBudget, installConnectionLimit } from './http/connection-limit.ts';
 import { decodeContentEncoding } from './http/content-encoding.ts';
 import { healthRoutes } from './http/health.ts';
+import type { CompressedFormat } from './http/inflate.ts';
 import { installJsonBodyParser } from './http/json-body.ts';
 import { installMetrics, type RuntimeMetrics } from './http/metrics.ts';
 import { installOpenApi } from './http/openapi.ts';
@@ -123,12 +124,17 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
     return reply.code(404).send({ error: `no route for ${request.method} ${path}` });
   });
 
+  const inflateOptions = {
+    bodyLimit: config.bodyLimit,
+    offLoop: (compressed: Buffer, format: CompressedFormat, maxBytes: number) =>
+      predictor.inflate(compressed, format, maxBytes),
+  };
   // Hooks with `done` rather than async ones on every request: no promise per hook and request.
   app.addHook('preParsing', (request, reply, payload, done) => {
     const encoding = request.headers['content-encoding'];
     if (encoding === undefined) return done(null, payload);
     try {
-      done(null, decodeContentEncoding(encoding, payload, reply.raw));
+      done(null, decodeContentEncoding(encoding, payload, reply.raw, inflateOptions));
     } catch (error) {
       done(error as Error);
     }

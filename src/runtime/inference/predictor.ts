@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { createLogger, elapsedMs } from '../../log.ts';
 import { InferenceFailedError, InvalidInputError, NotReadyError } from '../errors.ts';
+import { type CompressedFormat, type Inflated, inflateBody } from '../http/inflate.ts';
 import {
   type ParsedBinaryHeader,
   type ParsedJson,
@@ -56,6 +57,12 @@ export interface ServingPredictor extends Predictor {
     headerLength: number,
     maxJsonDepth: number,
   ): Promise<{ header: ParsedBinaryHeader; bytes: Uint8Array }>;
+  /**
+   * Inflates a compressed request body whole, to at most `maxBytes`, on the preprocessing threads
+   * (src/runtime/http/inflate.ts), counted against their queue (OverloadedError when full);
+   * `compressed` may be moved there.
+   */
+  inflate(compressed: Uint8Array, format: CompressedFormat, maxBytes: number): Promise<Inflated>;
   /** Preprocessing work queued or running, in cost units (for metrics). */
   readonly preprocessPending: number;
   /** JSON bodies parsed on the preprocessing threads so far (for metrics). */
@@ -243,6 +250,12 @@ export class LocalPredictor implements ServingPredictor {
     }
     this.parsedOffLoop++;
     return this.preprocessing.parseBinaryHeader(bytes, headerLength, maxJsonDepth);
+  }
+
+  inflate(compressed: Uint8Array, format: CompressedFormat, maxBytes: number): Promise<Inflated> {
+    // Before start() there are no threads (nothing is served yet either): inflated here.
+    if (!this.preprocessing) return Promise.resolve(inflateBody(compressed, format, maxBytes));
+    return this.preprocessing.inflate(compressed, format, maxBytes);
   }
 
   get jsonParsedOffLoop(): number {

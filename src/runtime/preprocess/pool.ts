@@ -1,10 +1,12 @@
-import { isMarkedAsUntransferable, type Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { JSON_BYTES_PER_UNIT } from '../../api/runtime-limits.ts';
 import { createLogger } from '../../log.ts';
 import { InferenceFailedError, OverloadedError, ShuttingDownError } from '../errors.ts';
+import type { CompressedFormat, Inflated } from '../http/inflate.ts';
 import type { ParsedBinaryHeader, ParsedJson } from '../http/json-parse.ts';
 import { startThread } from '../threads.ts';
 import { JobInputError, jobCost, type PreprocessJob } from './jobs.ts';
+import { ownBuffer } from './own-buffer.ts';
 import type { PriorityResult } from './priority.ts';
 import type { PreprocessReady, PreprocessReply, PreprocessRequest, PreprocessThreadData } from './worker.ts';
 
@@ -108,6 +110,21 @@ export class PreprocessPool {
   }
 
   /**
+   * Inflates a compressed request body whole on a thread (inflate.ts), to at most `maxBytes`,
+   * counted against the same queue as a JSON body of `maxBytes` (what it may inflate to). The
+   * compressed bytes move to the thread, the inflated ones back.
+   */
+  inflate(compressed: Uint8Array, format: CompressedFormat, maxBytes: number): Promise<Inflated> {
+    const owned = ownBuffer(compressed);
+    return this.enqueue(
+      { inflate: { bytes: owned, format, maxBytes } },
+      [owned.buffer as ArrayBuffer],
+      Math.ceil(maxBytes / JSON_BYTES_PER_UNIT),
+      (reply) => ('inflated' in reply ? reply.inflated : undefined),
+    );
+  }
+
+  /**
    * Queues `work` at `cost` units (503 when over the limit) and answers what `take` reads from the
    * thread's reply: a failure reply is the job's error, a reply of another kind a bug of ours.
    */
@@ -200,12 +217,6 @@ export class PreprocessPool {
     thread.worker.on('exit', (code) => onLost(`exit code ${code}`));
     return thread;
   }
-}
-
-/** `bytes` itself when it owns its whole buffer (which can then move to a thread), else a copy that does. */
-function ownBuffer(bytes: Uint8Array): Uint8Array {
-  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-  return whole && !isMarkedAsUntransferable(bytes.buffer) ? bytes : bytes.slice();
 }
 
 /** A thread's failure: the caller's fault in one job, or ours (logged). */

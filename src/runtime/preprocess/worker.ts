@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { InvalidInputError } from '../errors.ts';
+import { type CompressedFormat, type Inflated, inflateBody } from '../http/inflate.ts';
 import {
   type ParsedBinaryHeader,
   type ParsedJson,
@@ -8,6 +9,7 @@ import {
 } from '../http/json-parse.ts';
 import type { FastTensorData } from '../http/v2-json.ts';
 import { JobInputError, type PreprocessJob, runJobs } from './jobs.ts';
+import { ownBuffer } from './own-buffer.ts';
 import { lowerThreadPriority, type PriorityResult } from './priority.ts';
 
 /** What a preprocessing thread is started with. */
@@ -22,12 +24,16 @@ export type PreprocessRequest =
   /** A JSON request body to parse (json-parse.ts), its bytes moved here. */
   | { id: number; json: { bytes: Uint8Array; v2: boolean; maxJsonDepth: number } }
   /** A binary tensor data body whose first `headerLength` bytes (its JSON header) to parse. */
-  | { id: number; binaryHeader: { bytes: Uint8Array; headerLength: number; maxJsonDepth: number } };
+  | { id: number; binaryHeader: { bytes: Uint8Array; headerLength: number; maxJsonDepth: number } }
+  /** A compressed request body to inflate whole (inflate.ts), its bytes moved here. */
+  | { id: number; inflate: { bytes: Uint8Array; format: CompressedFormat; maxBytes: number } };
 export type PreprocessReply =
   | { id: number; images: Float32Array }
   | { id: number; parsed: ParsedJson }
   /** The header read, and the body's bytes moved back (the tensor after the header is in them). */
   | { id: number; binary: { header: ParsedBinaryHeader; bytes: Uint8Array } }
+  /** The body inflated (its bytes moved back), too large, or not valid. */
+  | { id: number; inflated: Inflated }
   /** `index` and `invalid`: the caller's fault, in its job `index`; anything else is ours. */
   | { id: number; message: string; invalid: boolean; index: number };
 /** A thread's first message, once it can take work: how its priority was set. */
@@ -69,6 +75,14 @@ port?.on('message', (request: PreprocessRequest) => {
         ...movable(header.kind === 'json' && header.data ? [header.data] : []),
       ];
       port.postMessage({ id, binary: { header, bytes } } satisfies PreprocessReply, transfer);
+      return;
+    }
+    if ('inflate' in request) {
+      const { bytes, format, maxBytes } = request.inflate;
+      const inflated = inflateBody(bytes, format, maxBytes);
+      if (inflated.kind === 'inflated') inflated.bytes = ownBuffer(inflated.bytes);
+      const transfer = inflated.kind === 'inflated' ? [inflated.bytes.buffer as ArrayBuffer] : [];
+      port.postMessage({ id, inflated } satisfies PreprocessReply, transfer);
       return;
     }
     const images = runJobs(request.jobs);

@@ -1,5 +1,6 @@
 import { deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOOP_INFLATE_BYTES } from '../../../src/runtime/http/content-encoding.ts';
 import type { RunningRuntime } from '../../../src/runtime/server.ts';
 import { getJson, startTestRuntime } from './helpers.ts';
 
@@ -28,8 +29,8 @@ const post = (body: Buffer, headers: Record<string, string>) =>
   });
 
 describe('compressed request bodies', () => {
-  it('answers gzip and deflate bodies exactly as the plain one', async () => {
-    const plain = Buffer.from(JSON.stringify(request));
+  /** The answers to `plain` gzipped and deflated are those to `plain` itself. */
+  const expectSameAnswers = async (plain: Buffer) => {
     const expected = await (await post(plain, {})).json();
     for (const [encoding, body] of [
       ['gzip', gzipSync(plain)],
@@ -39,6 +40,19 @@ describe('compressed request bodies', () => {
       expect(response.status, encoding).toBe(200);
       expect(await response.json()).toEqual(expected);
     }
+  };
+
+  it('answers gzip and deflate bodies exactly as the plain one', async () => {
+    await expectSameAnswers(Buffer.from(JSON.stringify(request)));
+  });
+
+  it('answers a body inflating past what the event loop inflates (inflated off it) as the plain one', async () => {
+    const many = Array.from({ length: 64 }, () => pixels).flat();
+    const plain = Buffer.from(
+      JSON.stringify({ inputs: [{ name: 'input', shape: [64, 1, 28, 28], datatype: 'FP32', data: many }] }),
+    );
+    expect(plain.length).toBeGreaterThan(LOOP_INFLATE_BYTES);
+    await expectSameAnswers(plain);
   });
 
   it('reads a gzipped binary body (the header length counts decompressed bytes)', async () => {
