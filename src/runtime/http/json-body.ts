@@ -1,5 +1,6 @@
-import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { errorCodes, type FastifyInstance } from 'fastify';
 import type { V2InferRequest } from '../../api/v2.ts';
+import { addBufferParser, type BufferParser, type ParserDone } from './body-reader.ts';
 import { clientError } from './client-errors.ts';
 import { type ParsedBinaryHeader, type ParsedJson, parseJsonBody } from './json-parse.ts';
 import { inferenceHeaderLength } from './v2-binary.ts';
@@ -10,10 +11,6 @@ import type { FastTensorData } from './v2-json.ts';
  * loop (a 15 MB V2 body of 800k numbers takes ~100 ms to parse; one of 256 KiB about 2 ms).
  */
 export const OFF_LOOP_JSON_BYTES = 256 * 1024;
-
-/** What fastify calls a body parser with (`parseAs: 'buffer'`), and how it answers. */
-type Done = (error: Error | null, body?: unknown) => void;
-type BodyParser = (request: FastifyRequest, body: string | Buffer, done: Done) => void;
 
 /** Parses a large body off the event loop (the preprocessing pool's `parseJson`). */
 export type OffLoopJsonParser = (bytes: Buffer, v2: boolean) => Promise<ParsedJson>;
@@ -51,14 +48,13 @@ export type OffLoopBinaryHeaderParser = (
 
 /**
  * The V2 routes' parser for every non-JSON body (binary tensor data: Triton's clients send it as
- * octet-stream or with any content type): the Buffer as read, for the handler to split, except
- * that a JSON header (`Inference-Header-Content-Length`, else the whole body) of
+ * octet-stream or with any content type): the Buffer as read (body-reader.ts), for the handler to
+ * split, except that a JSON header (`Inference-Header-Content-Length`, else the whole body) of
  * OFF_LOOP_JSON_BYTES or more is read by `offLoop`, as a ReadBinaryBody. A header length that is
  * not a valid one is left to the handler, which names it.
  */
-export function binaryBodyParser(offLoop: OffLoopBinaryHeaderParser): BodyParser {
-  return (request, body, done) => {
-    const bytes = body as Buffer;
+export function binaryBodyParser(offLoop: OffLoopBinaryHeaderParser): BufferParser {
+  return (request, bytes, done) => {
     const given = request.headers[inferenceHeaderLength];
     const length =
       given === undefined
@@ -94,17 +90,12 @@ export function installJsonBodyParser(
   offLoop: OffLoopJsonParser,
 ) {
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser(
-    'application/json',
-    { parseAs: 'buffer' },
-    jsonBodyParser(maxJsonDepth, false, offLoop),
-  );
+  addBufferParser(app, 'application/json', jsonBodyParser(maxJsonDepth, false, offLoop));
 }
 
 /** The parser itself; `v2` for the V2 infer routes (the fast path, a ReadV2Body). */
-export function jsonBodyParser(maxJsonDepth: number, v2: boolean, offLoop: OffLoopJsonParser): BodyParser {
-  return (_request, body, done) => {
-    const bytes = body as Buffer;
+export function jsonBodyParser(maxJsonDepth: number, v2: boolean, offLoop: OffLoopJsonParser): BufferParser {
+  return (_request, bytes, done) => {
     if (bytes.length < OFF_LOOP_JSON_BYTES) return answer(parseJsonBody(bytes, v2, maxJsonDepth), done);
     offLoop(bytes, v2).then(
       (parsed) => answer(parsed, done),
@@ -113,7 +104,7 @@ export function jsonBodyParser(maxJsonDepth: number, v2: boolean, offLoop: OffLo
   };
 }
 
-function answer(parsed: ParsedJson, done: Done): void {
+function answer(parsed: ParsedJson, done: ParserDone): void {
   if (parsed.kind === 'fast') done(null, new ReadV2Body(undefined, parsed.body.request, parsed.body.data[0]));
   else if (parsed.kind === 'json') {
     done(null, parsed.data ? new ReadV2Body(parsed.json, undefined, parsed.data) : parsed.json);

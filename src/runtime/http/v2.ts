@@ -15,6 +15,7 @@ import {
 } from '../../api/v2.ts';
 import { InvalidInputError, ModelNotFoundError, NotReadyError } from '../errors.ts';
 import type { ModelSignature, ServingPredictor } from '../inference/predictor.ts';
+import { addBufferParser } from './body-reader.ts';
 import {
   binaryBodyParser,
   jsonBodyParser,
@@ -94,16 +95,12 @@ export async function v2Routes(
 
   // Binary tensor data: Triton's clients send it as octet-stream or with no (or any other)
   // content type, so on these routes every non-JSON body is read raw and split by the handler.
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, binaryBodyParser(offLoopBinaryHeader));
+  addBufferParser(app, '*', binaryBodyParser(offLoopBinaryHeader));
   // JSON bodies: the common well-formed request read in one pass (v2-json.ts), anything else as
   // the app's own JSON parser reads it on every other route (same errors: depth, prototype
   // poisoning), large ones off the event loop (json-body.ts).
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser(
-    'application/json',
-    { parseAs: 'buffer' },
-    jsonBodyParser(maxJsonDepth, true, offLoopJson),
-  );
+  addBufferParser(app, 'application/json', jsonBodyParser(maxJsonDepth, true, offLoopJson));
 
   app.get(
     '/v2',
