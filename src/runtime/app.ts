@@ -14,6 +14,7 @@ import { installAuth } from './http/auth.ts';
 import { clientErrorHandler, frameworkErrorHandler, servedMethods } from './http/client-errors.ts';
 import { ConnectionBudget, installConnectionLimit } from './http/connection-limit.ts';
 import { decodeContentEncoding } from './http/content-encoding.ts';
+import { countInFlight } from './http/drain.ts';
 import { healthRoutes } from './http/health.ts';
 import type { CompressedFormat } from './http/inflate.ts';
 import { installJsonBodyParser } from './http/json-body.ts';
@@ -44,6 +45,8 @@ declare module 'fastify' {
     runtimeConfig: RuntimeConfig;
     metrics: RuntimeMetrics;
     lifecycle: Lifecycle;
+    /** HTTP requests received and not yet answered or aborted (the gauge and shutdown read it). */
+    requestsInFlight: () => number;
   }
 }
 
@@ -79,6 +82,7 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
   app.decorate('predictor', predictor);
   app.decorate('runtimeConfig', config);
   app.decorate('lifecycle', { draining: false });
+  app.decorate('requestsInFlight', countInFlight(app.server));
 
   app.setErrorHandler((error: FastifyError | RuntimeError, request, reply) => {
     if (error instanceof RuntimeError) {
@@ -160,7 +164,7 @@ export async function buildApp({ config, predictor, authToken }: AppDeps): Promi
   }
   await installOpenApi(app, { version, auth: authToken !== undefined && authToken !== '' });
 
-  app.decorate('metrics', installMetrics(app, predictor));
+  app.decorate('metrics', installMetrics(app, predictor, app.requestsInFlight));
   await app.register(healthRoutes, { predictor, draining: () => app.lifecycle.draining });
   await app.register(v2Routes, {
     predictor,

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { createLogger, elapsedMs, setLogLevel } from '../log.ts';
 import { buildApp } from './app.ts';
 import type { RuntimeConfig } from './config.ts';
-import { countInFlight, cutConnectionsWhenDrained } from './http/drain.ts';
+import { cutConnectionsWhenDrained } from './http/drain.ts';
 import { LocalPredictor } from './inference/predictor.ts';
 
 export interface RunningRuntime {
@@ -47,7 +47,6 @@ export async function startRuntime(config: RuntimeConfig): Promise<RunningRuntim
     preprocessNice: config.preprocessNice,
   });
   const app = await buildApp({ config, predictor, authToken });
-  const inFlight = countInFlight(app.server);
   const address = await app.listen({ port: config.port, host: config.host });
   log.info({ event: 'server.listening', address, model: config.model }, 'listening');
   const ready = predictor.start();
@@ -64,7 +63,7 @@ export async function startRuntime(config: RuntimeConfig): Promise<RunningRuntim
       );
       // Answers in flight still go out (each on a connection that then closes); the idle and
       // silent connections left over are cut, so the close never waits on a client.
-      const stopCutting = cutConnectionsWhenDrained(app.server, inFlight, config.drainTimeoutMs);
+      const stopCutting = cutConnectionsWhenDrained(app.server, app.requestsInFlight, config.drainTimeoutMs);
       await app.close().finally(stopCutting);
       await predictor.close();
       log.info({ event: 'server.closed', elapsedMs: elapsedMs(started) }, 'shut down');

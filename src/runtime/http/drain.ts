@@ -1,13 +1,19 @@
 import type { Server } from 'node:http';
 
-/** Counts HTTP requests from their headers until their response is sent or aborted. */
+/**
+ * Counts HTTP requests from their headers until their response is sent or aborted: the one count
+ * that shutdown waits on and the in-flight gauge reports (metrics.ts). Node's response 'close'
+ * fires once whatever happens (answered, or the client hung up at any point, fastify's
+ * onRequestAbort misses a hang-up after the body was read), and no fastify hook runs per request.
+ */
 export function countInFlight(server: Server): () => number {
   let count = 0;
   // One listener for every response ('close' fires once each), not a closure per request.
   const closed = () => {
     count--;
   };
-  server.on('request', (_request, response) => {
+  // Before the app's own listener, which may answer (a scrape reading this count included) within it.
+  server.prependListener('request', (_request, response) => {
     count++;
     response.on('close', closed);
   });

@@ -10,8 +10,16 @@ export interface RuntimeMetrics {
 
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** Prometheus metrics: HTTP requests and latency, batch sizes, queue depth and wait, inference time. */
-export function installMetrics(app: FastifyInstance, predictor: ServingPredictor): RuntimeMetrics {
+/**
+ * Prometheus metrics: HTTP requests and latency, batch sizes, queue depth and wait, inference time.
+ * `inFlight`: HTTP requests received and not yet answered (drain.ts countInFlight, the one count
+ * that shutdown also reads), read into the gauge at scrape time.
+ */
+export function installMetrics(
+  app: FastifyInstance,
+  predictor: ServingPredictor,
+  inFlight: () => number,
+): RuntimeMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'kinfer_' });
 
@@ -26,14 +34,12 @@ export function installMetrics(app: FastifyInstance, predictor: ServingPredictor
       buckets: latencyBuckets,
     },
   });
-  // A plain number on the hot path, read into the gauge at scrape time.
-  let inFlight = 0;
   new Gauge({
     name: 'kinfer_http_requests_in_flight',
     help: 'HTTP requests received and not yet answered',
     registers: [registry],
     collect() {
-      this.set(inFlight);
+      this.set(inFlight());
     },
   });
   const batchSize = new Histogram({
@@ -101,17 +107,7 @@ export function installMetrics(app: FastifyInstance, predictor: ServingPredictor
   });
   app.addHook('onClose', async () => unsubscribe());
 
-  // Node's response 'close' fires once whatever happens (answered, or the client hung up at any
-  // point); fastify's onRequestAbort misses a hang-up after the body was read. Hooks with `done`,
-  // not async ones: no promise per hook and request.
-  const closed = () => {
-    inFlight--;
-  };
-  app.addHook('onRequest', (_request, reply, done) => {
-    inFlight++;
-    reply.raw.on('close', closed);
-    done();
-  });
+  // A hook with `done`, not an async one: no promise per request.
   app.addHook('onResponse', (request, reply, done) => {
     // The route template, never the raw URL: unknown paths would explode the label set.
     requests.observe(
