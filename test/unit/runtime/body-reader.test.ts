@@ -1,19 +1,18 @@
+import { EventEmitter } from 'node:events';
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { EventEmitter } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
 import { EAGER_BODY_BYTES, readBody } from '../../../src/runtime/http/body-reader.ts';
 import { decodeContentEncoding } from '../../../src/runtime/http/content-encoding.ts';
 
 /** readBody's answer for `payload`, as a promise. */
 const read = (payload: Readable, contentLength: number | string | undefined, limit = 1 << 20) =>
-  new Promise<{ error: (Error & { code?: string; statusCode?: number }) | null; body?: Buffer }>(
-    (resolve) =>
-      readBody(payload, contentLength === undefined ? undefined : String(contentLength), limit, (error, body) =>
-        resolve({ error, body }),
-      ),
+  new Promise<{ error: (Error & { code?: string; statusCode?: number }) | null; body?: Buffer }>((resolve) =>
+    readBody(payload, contentLength === undefined ? undefined : String(contentLength), limit, (error, body) =>
+      resolve({ error, body }),
+    ),
   );
 
 /** A request as Node's HTTP server makes it, its body pushed in `chunks`. */
@@ -143,15 +142,20 @@ describe('readBody', () => {
     ['fewer', 1_000, 999],
     ['more', 1_000, 1_001],
     ['more, past an early buffer', 1_000, 1_500],
-  ])("400 (fastify's FST_ERR_CTP_INVALID_CONTENT_LENGTH) for %s bytes than Content-Length", async (_, declared, sent) => {
-    const { error } = await read(Readable.from(pieces(bytes(sent), 400)), declared);
-    expect(error).toMatchObject({ code: 'FST_ERR_CTP_INVALID_CONTENT_LENGTH', statusCode: 400 });
-  });
+  ])(
+    "400 (fastify's FST_ERR_CTP_INVALID_CONTENT_LENGTH) for %s bytes than Content-Length",
+    async (_, declared, sent) => {
+      const { error } = await read(Readable.from(pieces(bytes(sent), 400)), declared);
+      expect(error).toMatchObject({ code: 'FST_ERR_CTP_INVALID_CONTENT_LENGTH', statusCode: 400 });
+    },
+  );
 
   it("a stream's error is the answer: a 400 unless it says otherwise", async () => {
     const failing = (statusCode?: number) => {
       const stream = new PassThrough();
-      setImmediate(() => stream.destroy(Object.assign(new Error('aborted'), statusCode ? { statusCode } : {})));
+      setImmediate(() =>
+        stream.destroy(Object.assign(new Error('aborted'), statusCode ? { statusCode } : {})),
+      );
       return stream;
     };
     expect((await read(failing(), 100)).error).toMatchObject({ message: 'aborted', statusCode: 400 });
