@@ -6,6 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it, vi } from 'vitest';
 import { EAGER_BODY_BYTES, readBody } from '../../../src/runtime/http/body-reader.ts';
 import { decodeContentEncoding } from '../../../src/runtime/http/content-encoding.ts';
+import { type CompressedFormat, inflateBody } from '../../../src/runtime/http/inflate.ts';
 
 /** readBody's answer for `payload`, as a promise. */
 const read = (payload: Readable, contentLength: number | string | undefined, limit = 1 << 20) =>
@@ -31,6 +32,12 @@ const pieces = (whole: Buffer, size: number) => {
   const out: Buffer[] = [];
   for (let at = 0; at < whole.length; at += size) out.push(own(whole.subarray(at, at + size)));
   return out;
+};
+/** content-encoding.ts's options: its own limit above the reader's, its off-loop inflater in this thread. */
+const inflating = {
+  bodyLimit: 1 << 20,
+  offLoop: async (compressed: Buffer, format: CompressedFormat, maxBytes: number) =>
+    inflateBody(compressed, format, maxBytes),
 };
 /** The body owns its whole ArrayBuffer (so it can move to a worker thread without a copy). */
 const ownsItsBuffer = (body: Buffer) => body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
@@ -122,7 +129,7 @@ describe('readBody', () => {
 
   it('413 for a compressed body whose decoded bytes pass the limit (a bomb), however small it came', async () => {
     const compressed = gzipSync(Buffer.alloc(100_000));
-    const decoded = decodeContentEncoding('gzip', Readable.from([compressed]), new EventEmitter());
+    const decoded = decodeContentEncoding('gzip', Readable.from([compressed]), new EventEmitter(), inflating);
     const { error } = await read(decoded, compressed.length, 50_000);
     expect(error).toMatchObject({ code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 });
   });
@@ -130,7 +137,8 @@ describe('readBody', () => {
   it('a compressed body is decoded, its Content-Length checked against the bytes received', async () => {
     const whole = Buffer.from(JSON.stringify({ data: new Array(5_000).fill(0.25) }));
     const compressed = gzipSync(whole);
-    const decode = () => decodeContentEncoding('gzip', Readable.from([compressed]), new EventEmitter());
+    const decode = () =>
+      decodeContentEncoding('gzip', Readable.from([compressed]), new EventEmitter(), inflating);
     const ok = await read(decode(), compressed.length);
     expect(ok.error).toBeNull();
     expect(ok.body!.equals(whole)).toBe(true);
