@@ -3,9 +3,11 @@
  * two baselines measured in the same run, each phase in a fresh control plane of its own: creating the N Deployments directly (the issue's
  * baseline), and creating the N Deployments and N Services directly (like for like: what the
  * operator itself has to get the cluster to do). Prints time until all are Ready and the ratios,
- * what each phase cost the control plane (CPU per component; kube-controller-manager's requests,
- * seconds per controller and rate-limiter waits), the operator's API requests per verb and
- * resource, its writes in an idle minute afterwards, its CPU-seconds per reconcile and its memory.
+ * the span over which each phase's Deployments and Services were created, what each phase cost the
+ * control plane (CPU per component; kube-apiserver's requests by priority-and-fairness flow and its
+ * writes; kube-controller-manager's requests, seconds per controller and rate-limiter waits), the
+ * operator's API requests per verb and resource, its writes in an idle minute afterwards, its
+ * CPU-seconds per reconcile and its memory.
  * kube-controller-manager runs with --kube-api-qps 100 --kube-api-burst 100 in all phases
  * (KINFER_BENCH_KCM_QPS sets both; 20 is close to its built-in 20/30).
  *
@@ -19,7 +21,6 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ModelDeploymentSpecSchema } from '../src/api/modeldeployment.ts';
 import { KubeClient } from '../src/kube/client.ts';
 import { Informer } from '../src/kube/informer.ts';
 import {
@@ -30,12 +31,8 @@ import {
   resourcePath,
   Services,
 } from '../src/kube/resources.ts';
-import {
-  defaultPredictorConfig,
-  desiredDeployment,
-  desiredService,
-} from '../src/operator/modeldeployment/desired.ts';
 import { type ControlPlane, startControlPlane } from '../test/support/controlplane.ts';
+import { benchChildren, benchSpec } from './support/children.ts';
 import {
   type ClusterReading,
   clusterDifference,
@@ -43,6 +40,7 @@ import {
   readCluster,
 } from './support/cluster-cost.ts';
 import { cpuSeconds } from './support/load.ts';
+import { pool } from './support/pool.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: untyped list items from the API
 type Json = any;
@@ -55,15 +53,6 @@ const root = resolve(import.meta.dirname, '..');
 
 function log(line: string): void {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-}
-
-async function pool<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) await work(items[next++]!);
-    }),
-  );
 }
 
 async function freePort(): Promise<number> {
@@ -171,7 +160,38 @@ function controllerManagerApi(): { qps: number; burst: number } {
 interface PhaseResult {
   createMs: number;
   readyMs: number;
+  /** How long creating the phase's Deployments and Services took the cluster, as a report line. */
+  children: string;
   cost?: ClusterReading;
+}
+
+/**
+ * Seconds from the first to the last creationTimestamp (1 s resolution) of a namespace's objects
+ * of one type, and their count: how fast the cluster took a phase's Deployments or Services in,
+ * whoever sent them (the operator phase's "created in" is only its ModelDeployments).
+ */
+async function creationSpan(
+  client: KubeClient,
+  type: ResourceType,
+  namespace: string,
+): Promise<{ count: number; seconds: number }> {
+  const list = await client.request<{ items: Json[] }>('GET', resourcePath(type, { namespace }));
+  const times = list.items.map((item) => Date.parse(item.metadata.creationTimestamp));
+  if (times.length === 0) return { count: 0, seconds: 0 };
+  return { count: times.length, seconds: (Math.max(...times) - Math.min(...times)) / 1000 };
+}
+
+async function describeChildren(client: KubeClient, namespace: string): Promise<string> {
+  const parts: string[] = [];
+  for (const type of [Deployments, Services]) {
+    const { count, seconds } = await creationSpan(client, type, namespace);
+    if (count > 0) {
+      parts.push(
+        `${count} ${type.kind}s over ${seconds.toFixed(0)} s (${seconds > 0 ? (count / seconds).toFixed(1) : '-'}/s)`,
+      );
+    }
+  }
+  return `  children created (first to last creationTimestamp): ${parts.join(', ') || 'none'}`;
 }
 
 /** One phase's cluster: the client, the kubeconfig path, and the control plane when the bench started it. */
@@ -224,30 +244,16 @@ async function phase(
   await waitForReady(client, ready.type, ready.namespace, ready.check, label);
   const readyMs = performance.now() - start;
   const after = controlPlane ? await readCluster(controlPlane) : undefined;
-  return { createMs, readyMs, ...(before && after ? { cost: clusterDifference(after, before) } : {}) };
+  const children = await describeChildren(client, ready.namespace);
+  return {
+    createMs,
+    readyMs,
+    children,
+    ...(before && after ? { cost: clusterDifference(after, before) } : {}),
+  };
 }
 
 const names = Array.from({ length: N }, (_, i) => `md-${i}`);
-const spec = ModelDeploymentSpecSchema.parse({
-  model: { name: 'mnist-cnn', source: { builtin: 'mnist-cnn' } },
-  replicas: 1,
-});
-
-/** The children the operator makes for md `name`, without the owner reference (nothing owns them). */
-function children(name: string, namespace: string) {
-  const md = {
-    apiVersion: 'kinfer.dev/v1alpha1',
-    kind: 'ModelDeployment',
-    metadata: { name, namespace, uid: 'x' },
-    spec,
-  } as const;
-  const deployment = desiredDeployment(md, { ...defaultPredictorConfig, image: 'kinfer:bench' });
-  const service = desiredService(md);
-  delete deployment.metadata?.ownerReferences;
-  delete service.metadata?.ownerReferences;
-  return { deployment, service };
-}
-
 const deploymentAvailable = (d: Json) =>
   d.status?.availableReplicas === 1 && d.status.observedGeneration === d.metadata.generation;
 
@@ -317,7 +323,7 @@ async function operatorPhase(cluster: PhaseCluster): Promise<OperatorReading> {
             apiVersion: 'kinfer.dev/v1alpha1',
             kind: 'ModelDeployment',
             metadata: { name, namespace },
-            spec: { model: spec.model, replicas: 1 },
+            spec: { model: benchSpec.model, replicas: 1 },
           },
         });
       },
@@ -376,7 +382,7 @@ async function main(): Promise<void> {
       'baseline',
       async (name) => {
         await cluster.client.request('POST', resourcePath(Deployments, { namespace: 'bench-baseline' }), {
-          body: children(name, 'bench-baseline').deployment,
+          body: benchChildren(name, 'bench-baseline').deployment,
         });
       },
       { type: Deployments, namespace: 'bench-baseline', check: deploymentAvailable },
@@ -390,7 +396,7 @@ async function main(): Promise<void> {
       'baseline+services',
       async (name) => {
         const namespace = 'bench-baseline-services';
-        const { deployment, service } = children(name, namespace);
+        const { deployment, service } = benchChildren(name, namespace);
         await cluster.client.request('POST', resourcePath(Deployments, { namespace }), { body: deployment });
         await cluster.client.request('POST', resourcePath(Services, { namespace }), { body: service });
       },
@@ -402,7 +408,10 @@ async function main(): Promise<void> {
   const { requests, reconciles, cpu } = operated;
   const total = [...requests.values()].reduce((a, b) => a + b, 0);
   const seconds = (ms: number) => (ms / 1000).toFixed(1);
-  const costLines = (result: PhaseResult) => (result.cost ? describeClusterCost(result.cost, N) : []);
+  const costLines = (result: PhaseResult) => [
+    result.children,
+    ...(result.cost ? describeClusterCost(result.cost, N) : []),
+  ];
   const budget = reuse
     ? 'as the reused cluster has it'
     : `--kube-api-qps ${kcmApi.qps} --kube-api-burst ${kcmApi.burst}${process.env.KINFER_BENCH_KCM_QPS ? ' (KINFER_BENCH_KCM_QPS)' : ' (the bench default)'}`;

@@ -6,6 +6,7 @@
  * kube-apiserver's the mean time of its writes per resource (a Service create allocates a ClusterIP).
  */
 import type { ControlPlane } from '../../test/support/controlplane.ts';
+import { flowSamples } from './apiserver-breakdown.ts';
 import { cpuSeconds } from './load.ts';
 import { difference, sumBy } from './prometheus.ts';
 
@@ -17,6 +18,12 @@ export interface ClusterReading {
   /** kube-apiserver's writes: seconds and counts by "VERB resource[/subresource]". */
   apiWriteSeconds: Map<string, number>;
   apiWrites: Map<string, number>;
+  /**
+   * kube-apiserver's requests by API priority-and-fairness "flow schema/priority level", and the
+   * seconds they waited in its queues: which flow each client's requests went through.
+   */
+  apfWaitSeconds: Map<string, number>;
+  apfRequests: Map<string, number>;
 }
 
 const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'APPLY', 'DELETE']);
@@ -53,6 +60,8 @@ export async function readCluster(controlPlane: ControlPlane): Promise<ClusterRe
     kcmRateLimitWaitSeconds: sumBy(kcm, 'rest_client_rate_limiter_duration_seconds_sum', []).get('') ?? 0,
     apiWriteSeconds: apiWritesOf(api, 'apiserver_request_duration_seconds_sum'),
     apiWrites: apiWritesOf(api, 'apiserver_request_duration_seconds_count'),
+    apfWaitSeconds: flowSamples(api, 'apiserver_flowcontrol_request_wait_duration_seconds_sum'),
+    apfRequests: flowSamples(api, 'apiserver_flowcontrol_dispatched_requests_total'),
   };
 }
 
@@ -64,6 +73,8 @@ export function clusterDifference(after: ClusterReading, before: ClusterReading)
     kcmRateLimitWaitSeconds: after.kcmRateLimitWaitSeconds - before.kcmRateLimitWaitSeconds,
     apiWriteSeconds: difference(after.apiWriteSeconds, before.apiWriteSeconds),
     apiWrites: difference(after.apiWrites, before.apiWrites),
+    apfWaitSeconds: difference(after.apfWaitSeconds, before.apfWaitSeconds),
+    apfRequests: difference(after.apfRequests, before.apfRequests),
   };
 }
 
@@ -90,8 +101,18 @@ export function describeClusterCost(cost: ClusterReading, objects: number): stri
         `${key} ${count} x ${(((cost.apiWriteSeconds.get(key) ?? 0) / count) * 1000).toFixed(0)} ms`,
     )
     .join(', ');
+  // The flows that carried a sizeable share of the phase's requests, with their mean queue wait.
+  const flows = [...cost.apfRequests]
+    .filter(([, count]) => count >= objects / 2)
+    .sort(([, a], [, b]) => b - a)
+    .map(
+      ([key, count]) =>
+        `${key} ${count} (${(((cost.apfWaitSeconds.get(key) ?? 0) / count) * 1000).toFixed(1)} ms wait)`,
+    )
+    .join(', ');
   return [
     `  control plane CPU-s: ${cpu}`,
+    `  kube-apiserver requests by priority-and-fairness flow (mean queue wait): ${flows || 'none'}`,
     `  kube-apiserver writes (count x mean time): ${writes || 'none'}`,
     `  kube-controller-manager API requests: ${requests || 'none'}`,
     `  kube-controller-manager seconds in work items by controller: ${busiest || 'none over 0.5 s'}`,
