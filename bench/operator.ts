@@ -15,6 +15,7 @@
  *   KINFER_BENCH_MDS=5000 npm run bench:operator
  *   KINFER_BENCH_MDS=200 KINFER_BENCH_IDLE_MS=10000 npm run bench:operator   # a quick look
  *   KINFER_BENCH_KCM_QPS=20 npm run bench:operator   # kube-controller-manager's built-in budget
+ *   KINFER_BENCH_OPERATOR_ONLY=1 KINFER_BENCH_OPERATOR_CONCURRENCY=8 npm run bench:operator   # operator phase only
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -370,11 +371,47 @@ async function operatorPhase(cluster: PhaseCluster): Promise<OperatorReading> {
   }
 }
 
+const seconds = (ms: number) => (ms / 1000).toFixed(1);
+
+function baselineLines(
+  { baseline, withServices }: { baseline: PhaseResult; withServices: PhaseResult },
+  costLines: (result: PhaseResult) => string[],
+): string[] {
+  return [
+    `baseline           (create ${N} Deployments directly):              created in ${seconds(baseline.createMs)} s, all Available after ${seconds(baseline.readyMs)} s`,
+    ...costLines(baseline),
+    `baseline+services  (create ${N} Deployments and ${N} Services directly): created in ${seconds(withServices.createMs)} s, all Available after ${seconds(withServices.readyMs)} s`,
+    ...costLines(withServices),
+  ];
+}
+
+function ratioLines(
+  { baseline, withServices }: { baseline: PhaseResult; withServices: PhaseResult },
+  operated: PhaseResult,
+): string[] {
+  return [
+    `ratio     operator / baseline time to ready:           ${(operated.readyMs / baseline.readyMs).toFixed(2)}x  (the issue's baseline: Deployments only)`,
+    `ratio     operator / baseline+services time to ready:  ${(operated.readyMs / withServices.readyMs).toFixed(2)}x  (like for like: the Deployments and Services the operator makes)`,
+    `ratio     baseline+services / baseline time to ready:  ${(withServices.readyMs / baseline.readyMs).toFixed(2)}x  (what the Services alone cost the cluster)`,
+  ];
+}
+
 async function main(): Promise<void> {
   const kcmApi = controllerManagerApi();
   const reuse = process.env.KINFER_BENCH_KUBECONFIG;
   log(reuse ? `using the cluster of ${reuse}` : `a fresh control plane per phase, for ${N} ModelDeployments`);
 
+  // KINFER_BENCH_OPERATOR_ONLY: the operator's phase alone, to compare operator settings run after run.
+  const baselines = await baselinePhases(!process.env.KINFER_BENCH_OPERATOR_ONLY);
+  const operated = await inCluster('bench-operator', operatorPhase);
+  report(baselines, operated, kcmApi, reuse);
+}
+
+/** The two baselines, each in a cluster of its own; none when not asked for. */
+async function baselinePhases(
+  wanted: boolean,
+): Promise<{ baseline: PhaseResult; withServices: PhaseResult } | undefined> {
+  if (!wanted) return undefined;
   // The issue's baseline: the same Deployments, created directly.
   const baseline = await inCluster('bench-baseline', (cluster) =>
     phase(
@@ -403,11 +440,17 @@ async function main(): Promise<void> {
       { type: Deployments, namespace: 'bench-baseline-services', check: deploymentAvailable },
     ),
   );
-  const operated = await inCluster('bench-operator', operatorPhase);
+  return { baseline, withServices };
+}
 
+function report(
+  baselines: { baseline: PhaseResult; withServices: PhaseResult } | undefined,
+  operated: OperatorReading,
+  kcmApi: { qps: number; burst: number },
+  reuse: string | undefined,
+): void {
   const { requests, reconciles, cpu } = operated;
   const total = [...requests.values()].reduce((a, b) => a + b, 0);
-  const seconds = (ms: number) => (ms / 1000).toFixed(1);
   const costLines = (result: PhaseResult) => [
     result.children,
     ...(result.cost ? describeClusterCost(result.cost, N) : []),
@@ -423,15 +466,10 @@ async function main(): Promise<void> {
       ? "phases run one after the other in the reused cluster, each in its own namespace; earlier phases' objects stay"
       : 'each phase in a fresh control plane of its own, one after the other',
     '',
-    `baseline           (create ${N} Deployments directly):              created in ${seconds(baseline.createMs)} s, all Available after ${seconds(baseline.readyMs)} s`,
-    ...costLines(baseline),
-    `baseline+services  (create ${N} Deployments and ${N} Services directly): created in ${seconds(withServices.createMs)} s, all Available after ${seconds(withServices.readyMs)} s`,
-    ...costLines(withServices),
+    ...(baselines ? baselineLines(baselines, costLines) : ['baselines not run (KINFER_BENCH_OPERATOR_ONLY)']),
     `operator           (create ${N} ModelDeployments):                  created in ${seconds(operated.result.createMs)} s, all Ready after ${seconds(operated.result.readyMs)} s`,
     ...costLines(operated.result),
-    `ratio     operator / baseline time to ready:           ${(operated.result.readyMs / baseline.readyMs).toFixed(2)}x  (the issue's baseline: Deployments only)`,
-    `ratio     operator / baseline+services time to ready:  ${(operated.result.readyMs / withServices.readyMs).toFixed(2)}x  (like for like: the Deployments and Services the operator makes)`,
-    `ratio     baseline+services / baseline time to ready:  ${(withServices.readyMs / baseline.readyMs).toFixed(2)}x  (what the Services alone cost the cluster)`,
+    ...(baselines ? ratioLines(baselines, operated.result) : []),
     '',
     `operator API requests: ${total} total, ${(total / N).toFixed(2)} per ModelDeployment`,
     ...[...requests.entries()]
