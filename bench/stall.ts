@@ -16,8 +16,9 @@
  * ordinary p99 within 3x of quiet), and the server's own event-loop delay and GC pauses (from its
  * /metrics). Not a CI gate. Options: --seconds N (default 10), --clients N (default 4), --attacks
  * drawing,png,deep,bomb,ws-canvas,ws-png,stalled (a subset, to see which one costs what),
- * --kinfer PATH (another checkout's bin/kinfer.js as the server: run the bench against two builds
- * in turn, A/B/A/B, to compare them on a shared machine).
+ * --kinfer PATH (another checkout's dist/cli/main.js, after `npm run build:dev` there, as the
+ * server; by default this checkout's, compiled: run the bench against two builds in turn, A/B/A/B,
+ * to compare them on a shared machine).
  *
  * Then "largest single request of each kind the limits allow": for --largest-seconds each (default
  * 5, 0 to skip), one such request sent again as soon as it is answered (one at a time, nothing
