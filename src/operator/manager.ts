@@ -15,11 +15,15 @@ import type { PredictorConfig } from './modeldeployment/desired.ts';
 
 /**
  * Reconciles in flight per kind unless told otherwise. A reconcile waits on the apiserver, not the
- * CPU: creating a ModelDeployment's Service took 0.9-3.2 s at the apiserver in bench:operator (a
- * ClusterIP allocation each) while the operator used under 10% of a core, so 8 at a time left
- * 1,000 new ModelDeployments queued for minutes; with 32 all were Ready in 253 s instead of 425 s.
+ * CPU, and in a burst of new ModelDeployments mostly on its Service's create, which kube-apiserver
+ * runs one at a time where it allocates the ClusterIP: Services come out at one rate past about 4-8
+ * creates in flight, and each more in flight only waits longer (bench:services: 4 to 32 in flight,
+ * 5-6x the time per create, no fewer Services/s). Interleaved bench:operator runs at 1,000
+ * (2026-11-27) took as long to all Ready at 8, 16 and 32 within the machine's noise, with fewer
+ * reconciles and less CPU per ModelDeployment the fewer in flight; 16 keeps the ClusterIP step
+ * busy with room to spare on an apiserver whose step is shorter.
  */
-export const DEFAULT_CONCURRENCY = 32;
+export const DEFAULT_CONCURRENCY = 16;
 
 export interface OperatorOptions {
   kubeConfig: KubeConfig;
