@@ -20,7 +20,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../src/kube/client.ts';
 import { Informer } from '../src/kube/informer.ts';
@@ -33,6 +32,7 @@ import {
   Services,
 } from '../src/kube/resources.ts';
 import { type ControlPlane, startControlPlane } from '../test/support/controlplane.ts';
+import { compiledKinfer } from './support/child.ts';
 import { benchChildren, benchSpec } from './support/children.ts';
 import {
   type ClusterReading,
@@ -50,7 +50,6 @@ const N = Number(process.env.KINFER_BENCH_MDS ?? 1000);
 /** The operator's --concurrency (reconciles in flight), when not its default. */
 const operatorConcurrency = process.env.KINFER_BENCH_OPERATOR_CONCURRENCY;
 const CONCURRENCY = 16;
-const root = resolve(import.meta.dirname, '..');
 
 function log(line: string): void {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
@@ -280,7 +279,7 @@ async function operatorPhase(cluster: PhaseCluster): Promise<OperatorReading> {
   const operator = spawn(
     process.execPath,
     [
-      resolve(root, 'bin/kinfer.js'),
+      compiledKinfer(),
       'operator',
       '--namespaces',
       namespace,
