@@ -1,6 +1,7 @@
 import { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { ownsWholeBuffer } from '../preprocess/own-buffer.ts';
 
 /**
  * Bodies up to this size get their one buffer as their first bytes arrive; a larger one once half
@@ -57,9 +58,9 @@ export function readBody(
 }
 
 /**
- * One body being read. A class with bound methods rather than closures: under tsx (`npm start`
- * and the benchmarks run the sources) every named closure is renamed with Object.defineProperty
- * when it is made, ~0.7 us each, three per request.
+ * One body being read. A class with bound methods rather than closures: under tsx (`npm start` in
+ * a clone runs the sources) every named closure is renamed with Object.defineProperty when it is
+ * made, ~0.7 us each, three per request.
  */
 class BodyReading {
   /** The bytes that arrive are the body's own (no decoding stream): Content-Length is their count. */
@@ -146,14 +147,7 @@ class BodyReading {
  */
 function joined(chunks: Buffer[], length: number, payload: Readable): Buffer {
   const only = chunks.length === 1 ? chunks[0]! : undefined;
-  if (
-    only !== undefined &&
-    payload instanceof IncomingMessage &&
-    only.byteOffset === 0 &&
-    only.byteLength === only.buffer.byteLength
-  ) {
-    return only;
-  }
+  if (only !== undefined && payload instanceof IncomingMessage && ownsWholeBuffer(only)) return only;
   return Buffer.concat(chunks, length);
 }
 

@@ -105,7 +105,7 @@ export function decodeContentEncoding(
   inflater.on('data', (piece: Buffer) => {
     if (!pieces) return; // given up (or finished) already
     inflatedBytes += piece.length;
-    if (inflatedBytes <= LOOP_INFLATE_BYTES) return void pieces?.push(piece);
+    if (inflatedBytes <= LOOP_INFLATE_BYTES) return void pieces.push(piece);
     // Too much for the loop: given up here, inflated whole off it once the body is in.
     inflater?.destroy();
     inflater = undefined;
