@@ -19,7 +19,6 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../src/kube/client.ts';
 import { Informer } from '../src/kube/informer.ts';
@@ -31,7 +30,7 @@ import {
   resourcePath,
   Services,
 } from '../src/kube/resources.ts';
-import { type ControlPlane, startControlPlane } from '../test/support/controlplane.ts';
+import { type ControlPlane, freePorts, startControlPlane } from '../test/support/controlplane.ts';
 import { compiledKinfer } from './support/child.ts';
 import { benchChildren, benchSpec } from './support/children.ts';
 import {
@@ -53,15 +52,6 @@ const CONCURRENCY = 16;
 
 function log(line: string): void {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
 }
 
 /**
@@ -275,7 +265,7 @@ interface OperatorReading {
 /** The operator, as its own process, reconciling N ModelDeployments; then an idle minute. */
 async function operatorPhase(cluster: PhaseCluster): Promise<OperatorReading> {
   const namespace = 'bench-operator';
-  const metricsPort = await freePort();
+  const metricsPort = (await freePorts(1))[0]!;
   const operator = spawn(
     process.execPath,
     [

@@ -19,7 +19,6 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { availableParallelism, homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +26,7 @@ import { parseArgs } from 'node:util';
 import { type BuiltinModel, builtinModels } from '../src/api/modeldeployment.ts';
 import { loadMnistTest } from '../src/datasets/idx.ts';
 import { builtinModelPath } from '../src/runtime/config.ts';
+import { freePorts } from '../test/support/controlplane.ts';
 import { startRuntime, stopChild } from './support/child.ts';
 import { closedLoop, type LoadResult, treeCpuSeconds, v2Bodies } from './support/load.ts';
 
@@ -101,15 +101,7 @@ function run(command: string, args: string[]): void {
     throw new Error(`${command} ${args.join(' ')} failed (${result.status ?? result.error})`);
 }
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+const freePort = async (): Promise<number> => (await freePorts(1))[0]!;
 
 interface Server {
   name: string;
