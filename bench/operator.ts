@@ -19,6 +19,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../src/kube/client.ts';
 import { Informer } from '../src/kube/informer.ts';
@@ -362,6 +363,19 @@ async function operatorPhase(cluster: PhaseCluster): Promise<OperatorReading> {
 
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
 
+/**
+ * How busy the machine was over a phase: the control plane's CPU-seconds (and the operator's, in
+ * its phase) against the cores there were. Near all of them, time to Ready is set by how much work
+ * the phase gave the cluster, not by who sent it.
+ */
+function coresBusy(result: PhaseResult, ownCpuSeconds: number): string {
+  const clusterCpu = [...(result.cost?.cpu.values() ?? [])].reduce((a, b) => a + b, 0);
+  const total = clusterCpu + ownCpuSeconds;
+  const cores = total / (result.readyMs / 1000);
+  const own = ownCpuSeconds > 0 ? ` (the operator's ${ownCpuSeconds.toFixed(0)} included)` : '';
+  return `  CPU-s in all until Ready: ${total.toFixed(0)}${own}, ${cores.toFixed(2)} of the machine's ${availableParallelism()} cores busy on average`;
+}
+
 function baselineLines(
   { baseline, withServices }: { baseline: PhaseResult; withServices: PhaseResult },
   costLines: (result: PhaseResult) => string[],
@@ -440,9 +454,10 @@ function report(
 ): void {
   const { requests, reconciles, cpu } = operated;
   const total = [...requests.values()].reduce((a, b) => a + b, 0);
-  const costLines = (result: PhaseResult) => [
+  const costLines = (result: PhaseResult, ownCpuSeconds = 0) => [
     result.children,
     ...(result.cost ? describeClusterCost(result.cost, N) : []),
+    ...(result.cost ? [coresBusy(result, ownCpuSeconds)] : []),
   ];
   const budget = reuse
     ? 'as the reused cluster has it'
@@ -457,7 +472,7 @@ function report(
     '',
     ...(baselines ? baselineLines(baselines, costLines) : ['baselines not run (KINFER_BENCH_OPERATOR_ONLY)']),
     `operator           (create ${N} ModelDeployments):                  created in ${seconds(operated.result.createMs)} s, all Ready after ${seconds(operated.result.readyMs)} s`,
-    ...costLines(operated.result),
+    ...costLines(operated.result, cpu),
     ...(baselines ? ratioLines(baselines, operated.result) : []),
     '',
     `operator API requests: ${total} total, ${(total / N).toFixed(2)} per ModelDeployment`,
