@@ -12,8 +12,10 @@
  * for one JSON digit per request against the combined floor 1 / (1/transport + 1/raw batch-64),
  * and for 64 binary digits per request against raw onnxruntime at batch 64 (both at c=64, the
  * runtime's default settings), with where the runtime's CPU went (inference workers per image
- * against raw onnxruntime, event loop and V8 helper threads per request). Then the detailed points
- * below for --model.
+ * against raw onnxruntime, event loop and V8 helper threads per request). A second raw figure,
+ * two sessions in two worker threads at once (the runtime's two workers, with no server), shows
+ * what any two sessions on the machine's cores cost each other; the issue's ratios stay against
+ * the one session alone. Then the detailed points below for --model.
  *
  * The load generator runs in this process (raw keep-alive sockets, one request per connection at a
  * time), on the same 2 cores as the server: like wrk on the same machine, it costs the server CPU.
@@ -21,16 +23,20 @@
  * client sends 1, the job runner 64), --sweep w2i1d0,... (workers, intra-op threads, max delay ms
  * to compare at c=64 with binary requests; --sweep-json for JSON ones), --no-sweep,
  * --headline-only (the per-model lines and nothing else), --rounds N (interleaved rounds of the
- * headline, default 5: its ratios are printed as the median and the range over the rounds).
+ * headline, default 5: its ratios are printed as the median and the range over the rounds),
+ * --models mnist-cnn,... (the headline's models, default every builtin one), --baseline-kinfer
+ * PATH (another checkout's dist/cli/main.js, measured in the same rounds, the two builds taking
+ * turns going first, with this build / baseline per round: an A/B on a shared machine).
  */
 // First: onnxruntime telemetry off before onnxruntime-node loads.
 import './support/no-telemetry.ts';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
-import { builtinModels } from '../src/api/modeldeployment.ts';
+import { type BuiltinModel, builtinModels } from '../src/api/modeldeployment.ts';
 import { loadMnistTest } from '../src/datasets/idx.ts';
 import { builtinModelPath, bundledModelPath } from '../src/runtime/config.ts';
+import { sessionOptions } from '../src/runtime/inference/session-options.ts';
 import { startChild, startRuntime, stopChild } from './support/child.ts';
 import {
   type Body,
@@ -40,6 +46,7 @@ import {
   treeCpuSeconds,
   v2Bodies,
 } from './support/load.ts';
+import { rawSessions } from './support/raw-sessions.ts';
 import { formatSpread, spread } from './support/spread.ts';
 import { cpuBetween, machineCpu, type ThreadCpu, threadCpu } from './support/thread-cpu.ts';
 
@@ -53,6 +60,8 @@ const { values } = parseArgs({
     'sweep-json': { type: 'boolean', default: false },
     'headline-only': { type: 'boolean', default: false },
     rounds: { type: 'string', default: '5' },
+    models: { type: 'string', default: builtinModels.join(',') },
+    'baseline-kinfer': { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
@@ -70,15 +79,17 @@ let bodies: Body[] = [];
 
 type Result = LoadResult;
 
-/** Images/s of one InferenceSession run back to back on batches of `batch`. */
+/** The one batch raw onnxruntime runs: the first `batch` digits. */
+const rawInput = (batch: number) => new Float32Array(batch * 784).map((_, i) => pixel(i));
+
+/** Images/s of one InferenceSession (the runtime's options) run back to back on batches of `batch`. */
 async function rawCeiling(
   batch: number,
   intraOpNumThreads: number,
   model = modelPath,
 ): Promise<{ rate: number; perCpu: number }> {
-  const session = await ort.InferenceSession.create(model, { intraOpNumThreads, interOpNumThreads: 1 });
-  const input = new Float32Array(batch * 784).map((_, i) => pixel(i));
-  const feeds = { input: new ort.Tensor('float32', input, [batch, 1, 28, 28]) };
+  const session = await ort.InferenceSession.create(model, sessionOptions(intraOpNumThreads));
+  const feeds = { input: new ort.Tensor('float32', rawInput(batch), [batch, 1, 28, 28]) };
   for (let i = 0; i < 20; i++) await session.run(feeds);
   let images = 0;
   const start = performance.now();
@@ -161,20 +172,33 @@ console.log(
       warmupMs,
       cpu: () => cpuSeconds(pid),
     });
+  const headlineModels = values.models.split(',') as BuiltinModel[];
+  for (const name of headlineModels)
+    if (!builtinModels.includes(name))
+      throw new Error(`--models: "${name}" is not one of ${builtinModels.join(', ')}`);
+  // --baseline-kinfer: another checkout's build measured in the same rounds, for an A/B.
+  const baseline = values['baseline-kinfer'];
+  const builds = baseline === undefined ? ['this build'] : ['this build', 'baseline'];
   const bare = await startChild(['-e', bareServer], /"ready":true/);
   const runtimes = await Promise.all(
-    builtinModels.map(async (name) => ({
+    headlineModels.map(async (name) => ({
       name,
       model: builtinModelPath(name),
-      ...(await startRuntime(builtinModelPath(name), ['--max-v2-batch', '1024'])),
+      builds: await Promise.all(
+        builds.map((_, b) =>
+          startRuntime(builtinModelPath(name), ['--max-v2-batch', '1024'], b === 0 ? undefined : baseline),
+        ),
+      ),
     })),
   );
   // Warm-up (not measured): past the fresh processes' compilation and heap growth.
   const warmupMs = 3000;
   await point(bare.port, '/', bare.child.pid!, jsonDigit, 1, warmupMs);
-  for (const r of runtimes) {
-    await point(r.port, inferPath, r.child.pid!, jsonDigit, 1, warmupMs);
-    await point(r.port, inferPath, r.child.pid!, binary64, 64, warmupMs);
+  for (const { builds: started } of runtimes) {
+    for (const r of started) {
+      await point(r.port, inferPath, r.child.pid!, jsonDigit, 1, warmupMs);
+      await point(r.port, inferPath, r.child.pid!, binary64, 64, warmupMs);
+    }
   }
   /**
    * A runtime point, with where its CPU went: microseconds per image on each kind of thread
@@ -210,10 +234,15 @@ console.log(
   const rawPerCpu = async (model: string) =>
     Math.max((await rawCeiling(64, 1, model)).perCpu, (await rawCeiling(64, 2, model)).perCpu);
   type Served = Awaited<ReturnType<typeof runtimePoint>>;
+  interface Build {
+    json: number;
+    binary: number;
+    split: Served[];
+  }
   interface Round {
     transport: number;
     others: number;
-    models: { raw: number; json: number; binary: number; floor: number; split: Served[] }[];
+    models: { raw: number; raw2: number; floor: number; builds: Build[] }[];
   }
   const measured: Round[] = [];
   console.log(
@@ -227,15 +256,18 @@ console.log(
     const models: Round['models'] = [];
     for (const r of runtimes) {
       const raw = await rawPerCpu(r.model);
-      const json = await runtimePoint(r.port, r.child.pid!, jsonDigit, 1);
-      const binary = await runtimePoint(r.port, r.child.pid!, binary64, 64);
-      models.push({
-        raw,
-        json: json.perCpu,
-        binary: binary.perCpu,
-        floor: 1 / (1 / transport + 1 / raw),
-        split: [json, binary],
-      });
+      const raw2 = (await rawSessions(r.model, 2, 64, seconds, [rawInput(64)])).perCpu;
+      const measuredBuilds: Build[] = [];
+      // With a baseline, the two builds take turns going first.
+      const order = r.builds.map((_, b) => b);
+      if (round % 2 === 0) order.reverse();
+      for (const b of order) {
+        const { port, child } = r.builds[b]!;
+        const json = await runtimePoint(port, child.pid!, jsonDigit, 1);
+        const binary = await runtimePoint(port, child.pid!, binary64, 64);
+        measuredBuilds[b] = { json: json.perCpu, binary: binary.perCpu, split: [json, binary] };
+      }
+      models.push({ raw, raw2, floor: 1 / (1 / transport + 1 / raw), builds: measuredBuilds });
     }
     const elapsed = (performance.now() - started) / 1000;
     const machine = machineCpu();
@@ -243,16 +275,18 @@ console.log(
     const others =
       ((machine.busy - machineBefore.busy) / 100 - (treeCpuSeconds(process.pid) - ownBefore)) / elapsed;
     measured.push({ transport, others, models });
-    const perModel = runtimes.map(
-      (r, i) =>
-        `${r.name} ${(models[i]!.json / models[i]!.floor).toFixed(2)} / ${(models[i]!.binary / models[i]!.raw).toFixed(2)}`,
+    const perModel = runtimes.flatMap((r, i) =>
+      models[i]!.builds.map(
+        (x, b) =>
+          `${r.name}${b === 0 ? '' : ` (${builds[b]})`} ${(x.json / models[i]!.floor).toFixed(2)} / ${(x.binary / models[i]!.raw).toFixed(2)}`,
+      ),
     );
     console.log(
       `  round ${round}: transport ${fmt(transport)}, ${perModel.join(', ')}; other load ${others.toFixed(2)} cores`,
     );
   }
   await stopChild(bare.child);
-  for (const r of runtimes) await stopChild(r.child);
+  for (const r of runtimes) for (const { child } of r.builds) await stopChild(child);
   const us = (pick: (round: Round) => number) =>
     formatSpread(spread(measured.map(pick)), (n) => n.toFixed(0));
   const of = (pick: (round: Round) => number, digits = 2) =>
@@ -262,16 +296,26 @@ console.log(
   );
   for (const [i, r] of runtimes.entries()) {
     const m = (round: Round) => round.models[i]!;
-    console.log(
-      `  ${r.name.padEnd(12)} 1 JSON digit/request:    ${of((x) => m(x).json / m(x).floor)} of the floor (served ${of((x) => m(x).json, 0)}, floor ${of((x) => m(x).floor, 0)}, raw batch-64 ${of((x) => m(x).raw, 0)})`,
-    );
-    console.log(
-      `  ${''.padEnd(12)} 64 binary digits/request: ${of((x) => m(x).binary / m(x).raw)} of raw onnxruntime batch 64 (served ${of((x) => m(x).binary, 0)})`,
-    );
-    for (const [k, kind] of ['1 JSON digit', '64 binary digits'].entries()) {
-      const split = (x: Round) => m(x).split[k]!;
+    for (const [b, build] of builds.entries()) {
+      const mine = (round: Round) => m(round).builds[b]!;
+      const name = b === 0 ? r.name : `  ${build}`;
       console.log(
-        `  ${''.padEnd(12)}   where the CPU of ${kind} went: inference workers ${of((x) => (split(x).workersUs * m(x).raw) / 1e6)} x raw onnxruntime's per image; per request ${us((x) => split(x).loopUs)} us on the event loop, ${us((x) => split(x).helpersUs)} us on V8's helper threads (GC)`,
+        `  ${name.padEnd(12)} 1 JSON digit/request:    ${of((x) => mine(x).json / m(x).floor)} of the floor (served ${of((x) => mine(x).json, 0)}, floor ${of((x) => m(x).floor, 0)}, raw batch-64 ${of((x) => m(x).raw, 0)})`,
+      );
+      console.log(
+        `  ${''.padEnd(12)} 64 binary digits/request: ${of((x) => mine(x).binary / m(x).raw)} of raw onnxruntime batch 64 (served ${of((x) => mine(x).binary, 0)}); ${of((x) => mine(x).binary / m(x).raw2)} of two raw sessions at once (${of((x) => m(x).raw2, 0)})`,
+      );
+      for (const [k, kind] of ['1 JSON digit', '64 binary digits'].entries()) {
+        const split = (x: Round) => mine(x).split[k]!;
+        console.log(
+          `  ${''.padEnd(12)}   where the CPU of ${kind} went: inference workers ${of((x) => (split(x).workersUs * m(x).raw) / 1e6)} x raw onnxruntime's per image (${of((x) => (split(x).workersUs * m(x).raw2) / 1e6)} x two sessions at once); per request ${us((x) => split(x).loopUs)} us on the event loop, ${us((x) => split(x).helpersUs)} us on V8's helper threads (GC)`,
+        );
+      }
+    }
+    if (builds.length > 1) {
+      const ab = (pick: (x: Build) => number) => of((x) => pick(m(x).builds[0]!) / pick(m(x).builds[1]!));
+      console.log(
+        `  ${''.padEnd(12)} this build / baseline, per CPU-second (each round's own pair): 1 JSON digit ${ab((x) => x.json)}, 64 binary digits ${ab((x) => x.binary)}`,
       );
     }
   }

@@ -7,6 +7,7 @@ import {
   type WorkerInit,
   type WorkerRequest,
 } from './protocol.ts';
+import { sessionOptions } from './session-options.ts';
 
 // One InferenceSession per worker thread: `session.run` blocks the thread it is called on, so it
 // must never be the event loop's thread.
@@ -25,12 +26,7 @@ async function main(): Promise<void> {
   let session: ort.InferenceSession;
   const loadStart = performance.now();
   try {
-    session = await ort.InferenceSession.create(init.model, {
-      intraOpNumThreads: init.intraOpNumThreads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
+    session = await ort.InferenceSession.create(init.model, sessionOptions(init.intraOpNumThreads));
   } catch (error) {
     post({ type: 'failed', message: (error as Error).message });
     return;
