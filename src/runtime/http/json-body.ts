@@ -1,5 +1,6 @@
 import { errorCodes, type FastifyInstance } from 'fastify';
 import type { V2InferRequest } from '../../api/v2.ts';
+import { release } from '../preprocess/own-buffer.ts';
 import { addBufferParser, type BufferParser, type ParserDone } from './body-reader.ts';
 import { clientError } from './client-errors.ts';
 import { type ParsedBinaryHeader, type ParsedJson, parseJsonBody } from './json-parse.ts';
@@ -96,7 +97,14 @@ export function installJsonBodyParser(
 /** The parser itself; `v2` for the V2 infer routes (the fast path, a ReadV2Body). */
 export function jsonBodyParser(maxJsonDepth: number, v2: boolean, offLoop: OffLoopJsonParser): BufferParser {
   return (_request, bytes, done) => {
-    if (bytes.length < OFF_LOOP_JSON_BYTES) return answer(parseJsonBody(bytes, v2, maxJsonDepth), done);
+    if (bytes.length < OFF_LOOP_JSON_BYTES) {
+      const parsed = parseJsonBody(bytes, v2, maxJsonDepth);
+      // Nothing parsed refers to the bytes (numbers and strings are copies): a body in memory of
+      // its own (Node's HTTP parser's one piece, or body-reader's buffer) is freed now, not left
+      // on the event loop's isolate as external memory until a collection.
+      release(bytes);
+      return answer(parsed, done);
+    }
     offLoop(bytes, v2).then(
       (parsed) => answer(parsed, done),
       (error: Error) => done(error, undefined),

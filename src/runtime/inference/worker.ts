@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
+import { release } from '../preprocess/own-buffer.ts';
 import {
   rowSize,
   type TensorInfo,
@@ -56,6 +57,10 @@ async function main(): Promise<void> {
     const start = performance.now();
     try {
       const out = await run(request.data, request.count);
+      // The batch was moved here whole and nothing reads it any more: freed now, not at this
+      // isolate's next collection, so its memory is reused warm (the event loop's next body
+      // buffer of that size may be this one).
+      release(new Uint8Array(request.data.buffer));
       post({ type: 'result', id, output: out, inferenceMs: performance.now() - start }, [
         out.buffer as ArrayBuffer,
       ]);
