@@ -18,7 +18,10 @@
  * drawing,png,deep,bomb,ws-canvas,ws-png,stalled (a subset, to see which one costs what),
  * --kinfer PATH (another checkout's dist/cli/main.js, after `npm run build:dev` there, as the
  * server; by default this checkout's, compiled: run the bench against two builds in turn, A/B/A/B,
- * to compare them on a shared machine).
+ * to compare them on a shared machine), --node-flag FLAG (repeatable: a Node/V8 option for the
+ * server's process, e.g. --node-flag=--max-semi-space-size=1, to compare heap settings the same
+ * way). Each phase also prints the server's young generation (V8's new space, at the phase's end)
+ * and its largest resident memory, the figure a pod's memory limit holds.
  *
  * Then "largest single request of each kind the limits allow": for --largest-seconds each (default
  * 5, 0 to skip), one such request sent again as soon as it is answered (one at a time, nothing
@@ -38,6 +41,7 @@ import { bundledModelPath } from '../src/runtime/config.ts';
 import { largePng, zigzag } from '../test/server/runtime/helpers.ts';
 import { startRuntime, stopChild } from './support/child.ts';
 import { cpuSeconds } from './support/load.ts';
+import { watchPeakRss } from './support/peak-rss.ts';
 import { type RuntimeLoop, watchRuntimeLoop } from './support/runtime-loop.ts';
 import { cpuBetween, machineCpu, threadCpu } from './support/thread-cpu.ts';
 
@@ -48,6 +52,7 @@ const { values } = parseArgs({
     attacks: { type: 'string', default: 'drawing,png,deep,bomb,ws-canvas,ws-png,stalled' },
     'largest-seconds': { type: 'string', default: '5' },
     kinfer: { type: 'string' },
+    'node-flag': { type: 'string', multiple: true, default: [] },
     /** Internal: run only the attack mix against this port (the attack generator's own process). */
     'attacker-port': { type: 'string' },
   },
@@ -59,7 +64,9 @@ const largestSeconds = Number(values['largest-seconds']);
 
 const attackerPort = values['attacker-port'] === undefined ? undefined : Number(values['attacker-port']);
 const runtime =
-  attackerPort === undefined ? await startRuntime(bundledModelPath, [], values.kinfer) : undefined;
+  attackerPort === undefined
+    ? await startRuntime(bundledModelPath, [], values.kinfer, values['node-flag'])
+    : undefined;
 const port = attackerPort ?? runtime!.port;
 const agent = new http.Agent({ keepAlive: true });
 
@@ -136,15 +143,25 @@ interface Phase {
   cpu: Map<string, number>;
   /** The server's own event-loop delay and GC pauses. */
   loop?: RuntimeLoop;
+  /** The server's largest resident memory during the phase, MiB. */
+  peakRssMiB: number;
 }
 
 /** Closed-loop ordinary clients and the /healthz poller, for `ms` (`attacker`: its pid, for its CPU). */
 async function measure(ms: number, attacker?: number): Promise<Phase> {
   const child = runtime!.child;
-  const phase: Phase = { ordinary: [], healthz: [], errors: 0, generatorLagP99: 0, cpu: new Map() };
+  const phase: Phase = {
+    ordinary: [],
+    healthz: [],
+    errors: 0,
+    generatorLagP99: 0,
+    cpu: new Map(),
+    peakRssMiB: 0,
+  };
   const lag = monitorEventLoopDelay({ resolution: 5 });
   lag.enable();
   const serverLoop = await watchRuntimeLoop(runtime!.port);
+  const peakRss = watchPeakRss(child.pid!);
   const started = {
     at: performance.now(),
     server: threadCpu(child.pid!),
@@ -174,6 +191,7 @@ async function measure(ms: number, attacker?: number): Promise<Phase> {
   lag.disable();
   phase.generatorLagP99 = lag.percentile(99) / 1e6;
   phase.loop = await serverLoop();
+  phase.peakRssMiB = peakRss();
   const elapsed = performance.now() - started.at;
   for (const [role, cpuMs] of cpuBetween(started.server, threadCpu(child.pid!))) {
     phase.cpu.set(`server ${role}`, cpuMs / elapsed);
@@ -425,6 +443,11 @@ if (attackerPort !== undefined) {
         `${`server GC ${kind} per s`.padEnd(26)} ${gc(quiet)} ${gc(loud)}   (${count(quiet)} and ${count(loud)} pauses)`,
       );
     }
+    const mib = (n: number) => `${n.toFixed(0)} MiB`.padStart(10);
+    console.log(
+      `${'server V8 new space'.padEnd(26)} ${mib(quiet.loop!.newSpaceMiB)} ${mib(loud.loop!.newSpaceMiB)}   (at the phase's end)`,
+    );
+    console.log(`${'server peak RSS'.padEnd(26)} ${mib(quiet.peakRssMiB)} ${mib(loud.peakRssMiB)}`);
     console.log(
       `ordinary requests: quiet ${quiet.ordinary.length} (${quiet.errors} not 200), attack ${loud.ordinary.length} (${loud.errors} not 200)`,
     );

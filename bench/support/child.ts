@@ -44,11 +44,18 @@ export function startChild(args: string[], ready: RegExp): Promise<{ child: Chil
 
 /**
  * `kinfer runtime` (compiled) on a free loopback port, resolved once the model is loaded and warmed;
- * `bin`: another checkout's dist/cli/main.js (or bin/kinfer.js), to compare two builds in one run.
+ * `bin`: another checkout's dist/cli/main.js (or bin/kinfer.js), to compare two builds in one run;
+ * `nodeFlags`: Node/V8 options for its process (e.g. `--max-semi-space-size=16`), before `bin`.
  */
-export const startRuntime = (model: string, extraArgs: string[], bin = compiledKinfer()) =>
+export const startRuntime = (
+  model: string,
+  extraArgs: string[],
+  bin = compiledKinfer(),
+  nodeFlags: string[] = [],
+) =>
   startChild(
     [
+      ...nodeFlags,
       bin,
       'runtime',
       '--host',

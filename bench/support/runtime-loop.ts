@@ -4,7 +4,8 @@ import { difference, sumBy } from './prometheus.ts';
  * A `kinfer runtime`'s own event loop over a phase of a benchmark, read from its /metrics
  * (prom-client's default metrics): the event-loop delay percentiles, which prom-client measures
  * since its previous scrape (so a scrape at the phase's start resets them), and the GC pauses by
- * kind (major, minor, incremental, weakcb), counters read at both ends.
+ * kind (major, minor, incremental, weakcb), counters read at both ends, and the size of V8's new
+ * space at the end (it grows with the allocation rate, up to --max-semi-space-size).
  */
 export interface RuntimeLoop {
   /** Event-loop delay (ms) since the phase began: p50, p99, max. */
@@ -12,6 +13,8 @@ export interface RuntimeLoop {
   /** GC pauses on the event loop during the phase: total ms and how many, by kind. */
   gcMs: Map<string, number>;
   gcCount: Map<string, number>;
+  /** V8's new space (the young generation's semi-spaces) at the phase's end, MiB. */
+  newSpaceMiB: number;
 }
 
 const prefix = 'kinfer_nodejs_';
@@ -37,6 +40,8 @@ export async function watchRuntimeLoop(port: number): Promise<() => Promise<Runt
       delay: { p50: gauge('p50'), p99: gauge('p99'), max: gauge('max') },
       gcMs: new Map([...gc('sum')].map(([kind, seconds]) => [kind, seconds * 1000])),
       gcCount: gc('count'),
+      newSpaceMiB:
+        (sumBy(after, `${prefix}heap_space_size_total_bytes`, ['space']).get('new') ?? 0) / 2 ** 20,
     };
   };
 }
