@@ -146,7 +146,11 @@ console.log(
   `${name}: ${rounds} interleaved rounds of ${seconds}s per variant (images per CPU-second of onnxruntime's threads)`,
 );
 for (let round = 1; round <= rounds; round++) {
-  for (const [i, [, run]] of variants.entries()) measured[i]!.push(await run());
+  // Each round starts one variant later, so none is always first (or always after the pool).
+  for (let k = 0; k < variants.length; k++) {
+    const i = (k + round - 1) % variants.length;
+    measured[i]!.push(await variants[i]![1]());
+  }
   console.log(`  round ${round}: ${measured.map((m) => Math.round(m.at(-1)!)).join(', ')}`);
 }
 await pool.close();
