@@ -76,6 +76,11 @@ export const runtimeConfigSchema = z
       .describe(
         'sent back as the kinfer-pod response header, so clients behind a Service see which replica served',
       ),
+    maxSemiSpaceMb: int(0, 1024)
+      .default(16)
+      .describe(
+        "V8's young generation: each semi-space's largest size in MiB (V8 rounds it up to a power of two), for the runtime's process and its threads; 0 leaves it to V8, which sizes it from the memory the process may use (1 MiB in a 512 MiB container)",
+      ),
     drainTimeoutMs: int(0, 600_000)
       .default(20_000)
       .describe('longest wait on shutdown for in-flight HTTP requests before every connection is cut'),

@@ -1,5 +1,7 @@
+import { getHeapStatistics } from 'node:v8';
 import { createLogger } from '../../log.ts';
 import { loadRuntimeConfig } from '../../runtime/config.ts';
+import { semiSpaceReexec } from '../../runtime/heap-flags.ts';
 import { ModelLoadError } from '../../runtime/inference/model.ts';
 import { startRuntime } from '../../runtime/server.ts';
 import { writeTerminationMessage } from '../../runtime/termination.ts';
@@ -10,8 +12,20 @@ const shutdownTimeoutMs = 30_000;
 /** `kinfer runtime`: serves the model over REST (and WebSocket) until SIGTERM or SIGINT. */
 export async function run(argv: string[]): Promise<void> {
   const config = loadRuntimeConfig(argv);
+  // V8's heap is sized when the process starts: the runtime runs itself again, same process id,
+  // with the young generation it is set to (src/runtime/heap-flags.ts), before anything starts.
+  const reexec = semiSpaceReexec(config.maxSemiSpaceMb, process, process.env.NODE_OPTIONS);
+  if (reexec && process.execve) process.execve(process.execPath, reexec, process.env);
   const runtime = await startRuntime(config);
   const log = createLogger('runtime.cli');
+  log.info(
+    {
+      event: 'runtime.heap',
+      nodeOptions: [...process.execArgv, ...(process.env.NODE_OPTIONS ? [process.env.NODE_OPTIONS] : [])],
+      heapLimitMiB: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20),
+    },
+    "V8's heap: the Node options it was started with and its size limit",
+  );
   runtime.ready.catch((error: Error) => {
     // A model that cannot be served is a crash: Kubernetes shows it (CrashLoopBackOff) and the
     // operator reports the pod's termination message as Degraded (ModelLoadFailed, ...).

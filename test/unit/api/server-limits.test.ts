@@ -124,7 +124,7 @@ describe('the CRD and the runtime accept exactly the same values', () => {
         ).spec?.template.spec?.containers[0]?.env ?? []
       ).map((variable) => variable.name),
     );
-    // Not a request limit or timeout of one replica's API: process shape (threads, priority), the
+    // Not a request limit or timeout of one replica's API: process shape (threads, priority, heap), the
     // config file, logging, CORS, shutdown timing (bound to the pod's 30 s grace period and preStop
     // sleep) and the pace of live predictions while drawing.
     const notExposed = [
@@ -133,6 +133,7 @@ describe('the CRD and the runtime accept exactly the same values', () => {
       'intraOpNumThreads',
       'preprocessWorkers',
       'preprocessNice',
+      'maxSemiSpaceMb',
       'corsOrigins',
       'logLevel',
       'terminationLogPath',
