@@ -114,7 +114,15 @@ describe('kinfer runtime on the real node', () => {
       'cat',
       '/proc/1/cmdline',
     ]);
-    expect(pid1.split('\0').filter(Boolean)).toEqual(['node', 'bin/kinfer.js', 'runtime']);
+    // PID 1 is kinfer itself (no shell between it and the kubelet's signals), run again in place by
+    // the runtime with its young generation (--max-semi-space-mb, default 16; src/runtime/heap-flags.ts).
+    expect(pid1.split('\0').filter(Boolean)).toEqual([
+      '/usr/local/bin/node',
+      '--max-semi-space-size=16',
+      '/app/bin/kinfer.js',
+      'runtime',
+    ]);
+    expect(logs).toContain('"event":"runtime.heap"');
     const uid = await kubectl(['exec', '-n', namespace(), 'deployment/runtime', '--', 'id', '-u']);
     expect(Number(uid.trim())).toBeGreaterThan(0);
   });
