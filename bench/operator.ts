@@ -18,7 +18,6 @@
  *   KINFER_BENCH_OPERATOR_ONLY=1 KINFER_BENCH_OPERATOR_CONCURRENCY=8 npm run bench:operator   # operator phase only
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../src/kube/client.ts';
@@ -41,6 +40,7 @@ import {
   readCluster,
 } from './support/cluster-cost.ts';
 import { cpuSeconds } from './support/load.ts';
+import { statusKiB } from './support/peak-rss.ts';
 import { pool } from './support/pool.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: untyped list items from the API
@@ -128,11 +128,6 @@ const writesOf = (requests: Map<string, number>): number =>
   [...requests.entries()]
     .filter(([key]) => !/^(GET|LIST|WATCH) /.test(key))
     .reduce((sum, [, value]) => sum + value, 0);
-
-const kib = (pid: number, field: string): number => {
-  const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) : Number.NaN;
-};
 
 /**
  * kube-controller-manager's client budget for this run, the same for all phases. By default that
@@ -303,7 +298,7 @@ async function operatorPhase(cluster: PhaseCluster): Promise<OperatorReading> {
       if (ok) break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    const idleRssKiB = kib(operator.pid!, 'VmRSS');
+    const idleRssKiB = statusKiB(operator.pid!, 'VmRSS');
     const cpuAtStart = cpuSeconds(operator.pid!);
     const result = await phase(
       cluster,
@@ -325,8 +320,8 @@ async function operatorPhase(cluster: PhaseCluster): Promise<OperatorReading> {
       },
     );
     const cpu = cpuSeconds(operator.pid!) - cpuAtStart;
-    const rssKiB = kib(operator.pid!, 'VmRSS');
-    const hwmKiB = kib(operator.pid!, 'VmHWM');
+    const rssKiB = statusKiB(operator.pid!, 'VmRSS');
+    const hwmKiB = statusKiB(operator.pid!, 'VmHWM');
     const { requests, reconciles } = await scrape(metricsPort);
 
     // Idle: everything Ready and nothing changing. The operator must write nothing.

@@ -47,6 +47,7 @@ import {
   v2Bodies,
 } from './support/load.ts';
 import { rawSessions } from './support/raw-sessions.ts';
+import { runFor, warmUp } from './support/session-runs.ts';
 import { formatSpread, spread } from './support/spread.ts';
 import { cpuBetween, machineCpu, type ThreadCpu, threadCpu } from './support/thread-cpu.ts';
 
@@ -89,19 +90,12 @@ async function rawCeiling(
   model = modelPath,
 ): Promise<{ rate: number; perCpu: number }> {
   const session = await ort.InferenceSession.create(model, sessionOptions(intraOpNumThreads));
-  const feeds = { input: new ort.Tensor('float32', rawInput(batch), [batch, 1, 28, 28]) };
-  for (let i = 0; i < 20; i++) await session.run(feeds);
-  let images = 0;
-  const start = performance.now();
-  const cpuStart = cpuSeconds(process.pid);
-  while (performance.now() - start < seconds * 1000) {
-    await session.run(feeds);
-    images += batch;
-  }
-  const rate = images / ((performance.now() - start) / 1000);
-  const perCpu = images / (cpuSeconds(process.pid) - cpuStart);
+  const feeds = [{ input: new ort.Tensor('float32', rawInput(batch), [batch, 1, 28, 28]) }];
+  await warmUp(session, feeds);
+  const run = await runFor(session, feeds, seconds, () => cpuSeconds(process.pid));
   await session.release();
-  return { rate, perCpu };
+  const images = run.runs * batch;
+  return { rate: images / run.wallSeconds, perCpu: images / run.cpuSeconds };
 }
 
 /** The closed-loop load of bench/support/load.ts with this run's bodies, measuring process `pid`. */

@@ -27,6 +27,7 @@ import { readModel } from '../src/runtime/inference/model.ts';
 import { WorkerPool } from '../src/runtime/inference/pool.ts';
 import { sessionOptions } from '../src/runtime/inference/session-options.ts';
 import { rawSessions } from './support/raw-sessions.ts';
+import { processCpuSeconds, runFor, threadCpuSeconds, warmUp } from './support/session-runs.ts';
 import { formatSpread, spread } from './support/spread.ts';
 import { cpuBetween, threadCpu } from './support/thread-cpu.ts';
 
@@ -73,14 +74,15 @@ async function onMain(
   const feeds = (batch === 64 ? batches64 : batches32).map((data) => ({
     input: new ort.Tensor('float32', data, [batch, 1, 28, 28]),
   }));
-  for (let i = 0; i < 20; i++) await session.run(feeds[i % feeds.length]!);
-  let runs = 0;
-  const cpu = intraOpNumThreads === 1 ? process.threadCpuUsage() : process.cpuUsage();
-  const deadline = performance.now() + seconds * 1000;
-  while (performance.now() < deadline) await session.run(feeds[runs++ % feeds.length]!);
-  const used = intraOpNumThreads === 1 ? process.threadCpuUsage(cpu) : process.cpuUsage(cpu);
+  await warmUp(session, feeds);
+  const run = await runFor(
+    session,
+    feeds,
+    seconds,
+    intraOpNumThreads === 1 ? threadCpuSeconds : processCpuSeconds,
+  );
   await session.release();
-  return (runs * batch * 1e6) / (used.user + used.system);
+  return (run.runs * batch) / run.cpuSeconds;
 }
 
 const file = await readModel(model);

@@ -1,10 +1,19 @@
 import { readFileSync } from 'node:fs';
 
+/**
+ * A memory field of a process's /proc/PID/status in KiB (`VmRSS` now, `VmHWM` its peak so far):
+ * NaN when the field is missing; throws when the process is gone (Linux only).
+ */
+export function statusKiB(pid: number, field: string): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) : Number.NaN;
+}
+
 /** A process's resident memory now (MiB), from /proc (Linux; 0 elsewhere or once it ended). */
 export function residentMiB(pid: number): number {
   try {
-    const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kib === undefined ? 0 : Number(kib) / 1024;
+    const kib = statusKiB(pid, 'VmRSS');
+    return Number.isNaN(kib) ? 0 : kib / 1024;
   } catch {
     return 0;
   }

@@ -10,18 +10,15 @@ import './no-telemetry.ts';
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { sessionOptions } from '../../src/runtime/inference/session-options.ts';
+import { runFor, threadCpuSeconds, warmUp } from './session-runs.ts';
 
 const { model, batch, batches } = workerData as { model: string; batch: number; batches: Float32Array[] };
 const session = await ort.InferenceSession.create(model, sessionOptions(1));
 const feeds = batches.map((data) => ({ input: new ort.Tensor('float32', data, [batch, 1, 28, 28]) }));
-for (let i = 0; i < 20; i++) await session.run(feeds[i % feeds.length]!);
+await warmUp(session, feeds);
 const port = parentPort!;
 port.on('message', async ({ seconds }: { seconds: number }) => {
-  let runs = 0;
-  const cpu = process.threadCpuUsage();
-  const deadline = performance.now() + seconds * 1000;
-  while (performance.now() < deadline) await session.run(feeds[runs++ % feeds.length]!);
-  const used = process.threadCpuUsage(cpu);
-  port.postMessage({ images: runs * batch, cpuUs: used.user + used.system });
+  const run = await runFor(session, feeds, seconds, threadCpuSeconds);
+  port.postMessage({ images: run.runs * batch, cpuUs: run.cpuSeconds * 1e6 });
 });
 port.postMessage('ready');
