@@ -7,5 +7,6 @@ export const OPEN_OBJECT = 0x7b, CLOSE_OBJECT = 0x7d, MINUS = 0x2d, PLUS = 0x2b,
 export const LOWER_E = 0x65,
   UPPER_E = 0x45;
 
-/** JSON's whitespace: space, line feed, carriage return, tab. */
-export const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+/** JSON's whitespace: space, line feed, carriage return, tab (one comparison for anything else printable). */
+export const isSpace = (c: number): boolean =>
+  c <= 0x20 && (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09);

@@ -55,6 +55,11 @@ const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 const TWO_53 = 2 ** 53;
 /** 2^-45: some hundred times the relative error of a 19-digit mantissa read in doubles. */
 const MARGIN = 2 ** -45;
+/**
+ * The least double FP32 rounds to Infinity: halfway between FP32's largest value (2^128 - 2^104)
+ * and 2^128, where round-half-to-even goes up (that largest value's last bit is odd).
+ */
+export const FP32_OVERFLOW = 2 ** 128 - 2 ** 103;
 
 /**
  * The request, or undefined when it is not on the fast path (see above). A body nesting deeper
@@ -192,6 +197,14 @@ class Parser {
         c = s[++i]!;
         while (isSpace(c)) c = s[++i]!;
       }
+      // Runs of zeros (most of an image's pixels), "0," each, stored without the number reader.
+      while (c === ZERO && s[i + 1] === COMMA) {
+        if (n === values.length) values = grown(values);
+        values[n++] = 0;
+        i += 2;
+        c = s[i]!;
+        while (isSpace(c)) c = s[++i]!;
+      }
       if (c === OPEN_ARRAY) {
         i++;
         if (++depth > deepest) {
@@ -206,26 +219,32 @@ class Parser {
       const start = i;
       const negative = c === MINUS;
       if (negative) c = s[++i]!;
+      // The digits are summed as a double; how many were significant and where the point was
+      // are read from positions afterwards (no bookkeeping per digit).
       let mantissa = 0;
       let digits = 0; // significant digits (leading zeros not counted)
+      let exponent = 0;
       if (c === ZERO) c = s[++i]!;
       else if (c > ZERO && c <= NINE) {
+        const from = i;
         do {
           mantissa = mantissa * 10 + (c - ZERO);
-          digits++;
           c = s[++i]!;
         } while (c >= ZERO && c <= NINE);
+        digits = i - from;
       } else throw BAIL;
-      let exponent = 0;
       if (c === DOT) {
         c = s[++i]!;
         if (!(c >= ZERO && c <= NINE)) throw BAIL;
-        do {
+        const point = i;
+        if (mantissa === 0) while (c === ZERO) c = s[++i]!;
+        const significant = i;
+        while (c >= ZERO && c <= NINE) {
           mantissa = mantissa * 10 + (c - ZERO);
-          if (mantissa !== 0) digits++;
-          exponent--;
           c = s[++i]!;
-        } while (c >= ZERO && c <= NINE);
+        }
+        digits += i - significant;
+        exponent = point - i;
       }
       if (c === LOWER_E || c === UPPER_E) {
         c = s[++i]!;
@@ -244,22 +263,20 @@ class Parser {
       }
       let value: number;
       if (mantissa === 0) value = 0;
-      else if (digits <= 19 && exponent >= -22 && exponent <= 22) {
-        value = exponent < 0 ? mantissa / POW10[-exponent]! : mantissa * POW10[exponent]!;
-        if (mantissa >= TWO_53) {
-          const low = Math.fround(value * (1 - MARGIN));
-          value =
-            low === Math.fround(value * (1 + MARGIN)) ? low : numberAt(s, start + (negative ? 1 : 0), i);
-        }
-      } else value = numberAt(s, start + (negative ? 1 : 0), i);
-      if (n === values.length) {
-        const grown = new Float32Array(Math.max(16, values.length * 2));
-        grown.set(values);
-        values = grown;
+      else {
+        if (digits <= 19 && exponent >= -22 && exponent <= 22) {
+          value = exponent < 0 ? mantissa / POW10[-exponent]! : mantissa * POW10[exponent]!;
+          if (mantissa >= TWO_53) {
+            const low = Math.fround(value * (1 - MARGIN));
+            value =
+              low === Math.fround(value * (1 + MARGIN)) ? low : numberAt(s, start + (negative ? 1 : 0), i);
+          }
+        } else value = numberAt(s, start + (negative ? 1 : 0), i);
+        // Beyond FP32's range it would be ±Infinity: the general path names the value.
+        if (value >= FP32_OVERFLOW) throw BAIL;
       }
+      if (n === values.length) values = grown(values);
       values[n] = negative ? -value : value;
-      // Beyond FP32's range it is ±Infinity now: the general path names the value.
-      if (values[n] === Number.POSITIVE_INFINITY || values[n] === Number.NEGATIVE_INFINITY) throw BAIL;
       n++;
       if (i >= end) throw BAIL;
     }
@@ -405,6 +422,13 @@ function allocate(floats: number): Float32Array {
   const view = slab.subarray(slabUsed, slabUsed + floats);
   slabUsed += floats;
   return view;
+}
+
+/** `values` in a buffer twice its size (a body with more numbers than its shape said). */
+function grown(values: Float32Array): Float32Array {
+  const larger = new Float32Array(Math.max(16, values.length * 2));
+  larger.set(values);
+  return larger;
 }
 
 /** The unsigned JSON number between `start` and `end`, read by Number() (exact, slower). */

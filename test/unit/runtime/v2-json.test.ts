@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { V2InferRequestSchema } from '../../../src/api/v2.ts';
 import { flattenTensorData } from '../../../src/runtime/http/tensor.ts';
-import { parseV2Json as parseBytes } from '../../../src/runtime/http/v2-json.ts';
+import { FP32_OVERFLOW, parseV2Json as parseBytes } from '../../../src/runtime/http/v2-json.ts';
 import { limitsConfigShape } from '../../../src/runtime/limits.ts';
 
 /** The runtime's default maxJsonDepth (64), as a runtime started without settings uses it. */
@@ -112,6 +112,9 @@ describe('parseV2Json (the JSON fast path)', () => {
         '0.000000000000000000000000000001',
         `0.${'1'.repeat(40)}`,
         '3.4028234663852886e38',
+        // The largest double FP32 still rounds to its largest value, not to Infinity.
+        String(FP32_OVERFLOW - 2 ** 75),
+        `-${FP32_OVERFLOW - 2 ** 75}`,
         '1e-50',
         '0e999999',
       );
@@ -121,6 +124,17 @@ describe('parseV2Json (the JSON fast path)', () => {
         ),
       ).toBe(true);
     }
+  });
+
+  it('reads runs of zeros with any spacing, and FP32 overflows at the right double', () => {
+    expect(Math.fround(FP32_OVERFLOW)).toBe(Number.POSITIVE_INFINITY);
+    expect(Math.fround(FP32_OVERFLOW - 2 ** 75)).toBe(3.4028234663852886e38);
+    const withData = (data: string) =>
+      `{"inputs":[{"name":"i","shape":[1],"datatype":"FP32","data":[${data}]}]}`;
+    for (const data of ['0,0,0', '0, 0 ,0', '0,\n0,\t0', '0,0,-0', '0,0,0.5', '0,[0,0],0', '[0,0],[0,0]'])
+      expect(agree(withData(data)), data).toBe(true);
+    for (const data of ['0,0,', '0,,0', '0,00', '00,0', '0,0 0'])
+      expect(parseV2Json(withData(data)), data).toBeUndefined();
   });
 
   it('leaves to the general path anything it does not take, valid or not', () => {
@@ -134,6 +148,8 @@ describe('parseV2Json (the JSON fast path)', () => {
       body([1, null]),
       body([1, true]),
       body([1e39]),
+      body([0, FP32_OVERFLOW]),
+      body([-FP32_OVERFLOW, 0]),
       '{"inputs":[{"name":"input","shape":[1],"datatype":"FP32","data":[-1e999]}]}',
       body({ a: 1 }),
       body(1),
