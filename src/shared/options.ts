@@ -79,7 +79,8 @@ export const booleanFlag = () =>
     return value;
   }, z.boolean());
 
-function isBoolean(type: z.ZodType): boolean {
+/** Whether a setting is a boolean flag (given bare, `--leader-elect`, rather than with a value). */
+export function isBoolean(type: z.ZodType): boolean {
   const json = z.toJSONSchema(type, { io: 'input', unrepresentable: 'any' }) as { type?: unknown };
   return json.type === 'boolean';
 }
