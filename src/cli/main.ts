@@ -1,10 +1,11 @@
 import { UsageError } from '../shared/options.ts';
 import { applyOnnxruntimeTelemetrySetting } from './telemetry.ts';
+import { type CommandHelp, commandUsage } from './usage.ts';
 
 /** Each subcommand lives in its own module, loaded only when asked for, so `kinfer runtime` never loads the Kubernetes client. */
 const commands: Record<
   string,
-  { summary: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> }
+  { summary: string; load: () => Promise<{ help: CommandHelp; run(argv: string[]): Promise<void> }> }
 > = {
   runtime: {
     summary: 'serve the model over REST (KServe V2, /v1/predict) and WebSocket',
@@ -40,19 +41,39 @@ const usage = (): string =>
     ...Object.entries(commands).map(([name, { summary }]) => `  ${name.padEnd(12)} ${summary}`),
     '',
     'Every --flag can also be set as KINFER_<FLAG> in the environment.',
+    'kinfer <command> --help lists its flags, their variables and defaults.',
   ].join('\n');
 
+/** `--help` or `-h` among a command's arguments (before a `--` that ends the flags). */
+const asksForHelp = (argv: readonly string[]): boolean => {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).some((arg) => arg === '--help' || arg === '-h');
+};
+
 async function main(argv: string[]): Promise<void> {
-  const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  const [first, ...args] = argv;
+  const topic = first === 'help' ? args[0] : undefined;
+  if (!first || first === '--help' || first === '-h' || (first === 'help' && !topic)) {
     process.stdout.write(`${usage()}\n`);
     return;
   }
-  const command = commands[name];
+  const name = topic ?? first;
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) throw new UsageError(`unknown command "${name}"\n\n${usage()}`);
   // Before the command loads: onnxruntime reads it once, when it initialises (in any thread).
   applyOnnxruntimeTelemetrySetting();
-  await (await command.load()).run(rest);
+  const loaded = await command.load();
+  // Help starts nothing: the command's settings are read from its definitions, not parsed.
+  if (topic || asksForHelp(args)) {
+    process.stdout.write(commandUsage(name, loaded.help));
+    return;
+  }
+  try {
+    await loaded.run(args);
+  } catch (error) {
+    if (error instanceof UsageError) throw new UsageError(`${error.message}\nsee kinfer ${name} --help`);
+    throw error;
+  }
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -1,41 +1,13 @@
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
 import { type InferenceJobSpec, InferenceJobSpecSchema } from '../api/inferencejob.ts';
 import { createLogger, elapsedMs } from '../log.ts';
 import { JobFailure } from './errors.ts';
 import { loadInput } from './input/load.ts';
 import { RunnerApi } from './kube.ts';
+import type { JobOptions } from './options.ts';
 import { JobRunner } from './runner.ts';
 import { buildJobServer } from './server.ts';
 import { writeTerminationSummary } from './termination.ts';
-import { tensorEncodings } from './v2-codec.ts';
-
-/** `kinfer job` settings: every flag is also KINFER_<FLAG> (the operator sets them as env in the pod). */
-export const JobOptionsSchema = z.object({
-  name: z.string().min(1, 'the InferenceJob name is required'),
-  namespace: z.string().min(1, 'the InferenceJob namespace is required'),
-  port: z.coerce.number().int().min(0).max(65535).default(8080),
-  host: z.string().default('0.0.0.0'),
-  /** The V2 infer URL, or a base URL to which `/v2/models/<model-name>/infer` is appended. */
-  modelEndpoint: z.url().optional(),
-  modelName: z.string().min(1).default('mnist-cnn'),
-  /** The InferenceJob spec (or the whole object) as JSON; otherwise read from the API. */
-  spec: z.string().optional(),
-  specFile: z.string().optional(),
-  /** The bytes of a configMap input (the operator mounts the key here). */
-  inputFile: z.string().optional(),
-  lingerSeconds: z.coerce.number().min(0).max(3600).default(30),
-  concurrency: z.coerce.number().int().min(1).max(64).default(4),
-  progressIntervalMs: z.coerce.number().int().min(10).max(60_000).default(250),
-  /** `binary` (Triton's binary tensor extension, JSON if the server refuses it) or `json` only. */
-  tensorEncoding: z.enum(tensorEncodings).default('binary'),
-  /**
-   * Where to leave the final summary as the container's termination message (the operator sets
-   * `/dev/termination-log`, the container's terminationMessagePath); unset or empty: not written.
-   */
-  terminationLogPath: z.string().optional(),
-});
-export type JobOptions = z.infer<typeof JobOptionsSchema>;
 
 /** The infer URL from `--model-endpoint`: kept when it already names a model, else completed. */
 export function inferUrl(endpoint: string, modelName: string): string {

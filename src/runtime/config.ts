@@ -36,8 +36,8 @@ const list = z.preprocess(
 export const runtimeConfigSchema = z
   .object({
     config: z.string().optional().describe('YAML file with any of these settings'),
-    port: int(0, 65535).default(8080),
-    host: z.string().min(1).default('0.0.0.0'),
+    port: int(0, 65535).default(8080).describe('TCP port to listen on; 0 picks a free one'),
+    host: z.string().min(1).default('0.0.0.0').describe('address to listen on'),
     model: z.string().min(1).default(bundledModelPath).describe('path of the ONNX model'),
     modelName: z
       .string()
@@ -62,7 +62,10 @@ export const runtimeConfigSchema = z
         'nice levels the preprocessing threads run below the rest of the runtime (Linux), so the event loop and the model go first when cores are short; 0 for the same priority',
       ),
     corsOrigins: list.default([]).describe('origins allowed by CORS, comma-separated; "*" for any'),
-    logLevel: z.enum(logLevels).default('info'),
+    logLevel: z
+      .enum(logLevels)
+      .default('info')
+      .describe('least severe log level written (JSON lines on stdout)'),
     authTokenFile: z.string().min(1).optional().describe('file holding the bearer token; no auth when unset'),
     terminationLogPath: z
       .string()

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { createLogger } from '../../log.ts';
 import { backoffDelay } from '../../shared/backoff.ts';
 import { parseOptions } from '../../shared/options.ts';
+import type { CommandHelp } from '../usage.ts';
 
 /** The downloaded file's digest is not the one the ModelDeployment asked for. */
 export class ChecksumMismatchError extends Error {
@@ -21,14 +22,40 @@ export class FetchFailedError extends Error {
 }
 
 export const FetchModelOptionsSchema = z.object({
-  uri: z.url({ protocol: /^https?$/ }),
-  sha256: z.string().regex(/^[a-f0-9]{64}$/, 'must be 64 lowercase hex digits'),
-  out: z.string().min(1),
-  timeoutSeconds: z.coerce.number().int().min(1).max(3600).default(300),
-  attempts: z.coerce.number().int().min(1).max(10).default(3),
-  /** Where the kubelet reads a container's termination message (the operator puts it in status). */
-  terminationLog: z.string().default('/dev/termination-log'),
+  uri: z.url({ protocol: /^https?$/ }).describe('http(s) URL of the model to download'),
+  sha256: z
+    .string()
+    .regex(/^[a-f0-9]{64}$/, 'must be 64 lowercase hex digits')
+    .describe('the sha256 the downloaded file must have; any other is refused'),
+  out: z.string().min(1).describe('where to leave the verified file (it appears only once verified)'),
+  timeoutSeconds: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .default(300)
+    .describe('longest one download attempt may take'),
+  attempts: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10)
+    .default(3)
+    .describe(
+      'downloads tried at most, with backoff, when the network or the server fails (not on a mismatch)',
+    ),
+  terminationLog: z
+    .string()
+    .default('/dev/termination-log')
+    .describe("where the kubelet reads the container's termination message (the operator puts it in status)"),
 });
+
+export const help: CommandHelp = {
+  synopsis: '--uri URL --sha256 HEX --out PATH [flags]',
+  about:
+    "Downloads a model and verifies its sha256 (the predictor pod's init container). On failure it exits 1 and leaves ModelFetchFailed or ModelChecksumMismatch, with the reason, as the termination message.",
+  settings: FetchModelOptionsSchema,
+};
 export type FetchModelOptions = z.output<typeof FetchModelOptionsSchema>;
 
 /**

@@ -5,10 +5,11 @@ import { createLogger } from '../../log.ts';
 import { operatorControllers } from '../../operator/controllers.ts';
 import type { InferenceJobSettings } from '../../operator/inferencejob/controller.ts';
 import { defaultRunnerConfig } from '../../operator/inferencejob/desired.ts';
-import { parseRunnerAccess } from '../../operator/inferencejob/runner-client.ts';
+import { defaultRunnerUrlTemplate, parseRunnerAccess } from '../../operator/inferencejob/runner-client.ts';
 import { DEFAULT_CONCURRENCY, Operator } from '../../operator/manager.ts';
 import { defaultPredictorConfig } from '../../operator/modeldeployment/desired.ts';
 import { booleanFlag, parseOptions } from '../../shared/options.ts';
+import type { CommandHelp } from '../usage.ts';
 
 const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
@@ -22,22 +23,69 @@ export const OperatorOptionsSchema = z.object({
         .map((part) => part.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name'))),
-  metricsPort: z.coerce.number().int().min(0).max(65535).default(8081),
-  metricsHost: z.string().default('0.0.0.0'),
-  leaderElect: booleanFlag().default(false),
-  leaseNamespace: z.string().optional(),
-  leaseName: z.string().default('kinfer-operator'),
-  leaseDurationSeconds: z.coerce.number().int().min(2).max(300).default(15),
-  image: z.string().min(1).default(defaultPredictorConfig.image),
-  imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
-  builtinModelsDir: z.string().min(1).default(defaultPredictorConfig.builtinModelsDir),
-  concurrency: z.coerce.number().int().min(1).max(64).default(DEFAULT_CONCURRENCY),
-  resyncSeconds: z.coerce.number().int().min(0).default(600),
-  watchTimeoutSeconds: z.coerce.number().int().min(1).max(3600).default(300),
-  // How the operator reads a job runner's progress: a URL template with {name}, {namespace},
-  // {service} and {port} (default: in-cluster DNS), or `apiserver-proxy` for an operator outside
-  // the cluster.
+    .pipe(z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')))
+    .describe('namespaces to watch, comma-separated; empty: every namespace'),
+  metricsPort: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .default(8081)
+    .describe('port of /healthz, /readyz and /metrics; 0 picks a free one'),
+  metricsHost: z.string().default('0.0.0.0').describe('address /healthz, /readyz and /metrics listen on'),
+  leaderElect: booleanFlag()
+    .default(false)
+    .describe('take a Lease before reconciling, so only one replica of several acts at a time'),
+  leaseNamespace: z
+    .string()
+    .optional()
+    .describe(
+      "the Lease's namespace; unset: POD_NAMESPACE, the service account's namespace, the first watched namespace, or default",
+    ),
+  leaseName: z.string().default('kinfer-operator').describe("the Lease's name"),
+  leaseDurationSeconds: z.coerce
+    .number()
+    .int()
+    .min(2)
+    .max(300)
+    .default(15)
+    .describe('how long a Lease not renewed stays taken; the leader renews within two thirds of it'),
+  image: z
+    .string()
+    .min(1)
+    .default(defaultPredictorConfig.image)
+    .describe(
+      "image of the job-runner pods, and of the predictor pods when a ModelDeployment's spec.image is omitted",
+    ),
+  imagePullPolicy: z
+    .enum(['Always', 'IfNotPresent', 'Never'])
+    .default('IfNotPresent')
+    .describe('imagePullPolicy of the predictor and job-runner containers'),
+  builtinModelsDir: z
+    .string()
+    .min(1)
+    .default(defaultPredictorConfig.builtinModelsDir)
+    .describe('where builtin models live inside the image: <dir>/<name>/model.onnx'),
+  concurrency: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(DEFAULT_CONCURRENCY)
+    .describe('reconciles in flight at once, per kind'),
+  resyncSeconds: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(600)
+    .describe('every this often each resource is reconciled again, as a safety net; 0: never'),
+  watchTimeoutSeconds: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .default(300)
+    .describe('server-side timeout of each watch request, after which the watch is opened again'),
   jobRunnerUrl: z
     .string()
     .default('')
@@ -48,10 +96,25 @@ export const OperatorOptionsSchema = z.object({
         ctx.addIssue({ code: 'custom', message: (error as Error).message });
         return z.NEVER;
       }
-    }),
-  // Seconds a finished runner keeps serving, so clients and the operator read the end.
-  jobLingerSeconds: z.coerce.number().int().min(0).max(3600).default(defaultRunnerConfig.lingerSeconds),
+    })
+    .describe(
+      `how the operator reads a job runner's progress: a URL template with {name}, {namespace}, {service} and {port}, or apiserver-proxy for an operator outside the cluster; empty: ${defaultRunnerUrlTemplate} (in-cluster DNS)`,
+    ),
+  jobLingerSeconds: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3600)
+    .default(defaultRunnerConfig.lingerSeconds)
+    .describe('seconds a finished job runner keeps serving, so clients and the operator read the end'),
 });
+
+export const help: CommandHelp = {
+  synopsis: '[flags]',
+  about:
+    'Runs the Kubernetes operator: reconciles ModelDeployments and InferenceJobs in the watched namespaces. It uses the in-cluster service account, or KUBECONFIG / ~/.kube/config outside a cluster.',
+  settings: OperatorOptionsSchema,
+};
 
 export type OperatorCliOptions = z.infer<typeof OperatorOptionsSchema>;
 

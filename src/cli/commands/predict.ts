@@ -3,31 +3,37 @@ import { z } from 'zod';
 import type { PredictManyResult } from '../../client/rest.ts';
 import { RestClient } from '../../client/rest.ts';
 import { booleanFlag, parseOptions, UsageError } from '../../shared/options.ts';
+import type { CommandHelp } from '../usage.ts';
 
-const schema = z.object({
-  url: z.url({ protocol: /^https?$/ }).default('http://localhost:8080'),
-  json: booleanFlag().default(false),
-  token: z.string().min(1).optional(),
-  timeoutMs: z.coerce.number().int().min(1).max(600_000).default(30_000),
+export const PredictOptionsSchema = z.object({
+  url: z
+    .url({ protocol: /^https?$/ })
+    .default('http://localhost:8080')
+    .describe('base URL of the kinfer runtime'),
+  json: booleanFlag().default(false).describe('print JSON instead of a table'),
+  token: z.string().min(1).optional().describe('bearer token, for a runtime started with --auth-token-file'),
+  timeoutMs: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(600_000)
+    .default(30_000)
+    .describe('longest wait for the answer'),
 });
+
+export const help: CommandHelp = {
+  synopsis: 'IMAGE.png... [flags]',
+  about:
+    'Classifies PNG files (any size; a dark or light background) with a running kinfer runtime (POST /v1/predict, one request for all files) and prints a table, or JSON with --json.',
+  settings: PredictOptionsSchema,
+};
 
 /**
  * `kinfer predict IMAGE.png… [--url URL] [--json] [--token T]`: classifies PNG files with a
  * running runtime (`POST /v1/predict`, one request for all images) and prints a table or JSON.
  */
-const usage = `Usage: kinfer predict IMAGE.png... [--url http://localhost:8080] [--json] [--token T] [--timeout-ms 30000]
-
-Classifies PNG files (any size; a dark or light background) with a running kinfer runtime
-(POST /v1/predict, one request for all files) and prints a table, or JSON with --json.
-Every flag can also be set as KINFER_<FLAG> (KINFER_URL, KINFER_TOKEN, ...).
-`;
-
 export async function run(argv: string[]): Promise<void> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(usage);
-    return;
-  }
-  const { options, positionals } = parseOptions(schema, argv);
+  const { options, positionals } = parseOptions(PredictOptionsSchema, argv);
   if (positionals.length === 0) throw new UsageError('predict: name at least one PNG file');
   const images = await Promise.all(
     positionals.map(async (file) => {

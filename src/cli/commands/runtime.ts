@@ -1,13 +1,21 @@
 import { getHeapStatistics } from 'node:v8';
 import { createLogger } from '../../log.ts';
-import { loadRuntimeConfig } from '../../runtime/config.ts';
+import { loadRuntimeConfig, runtimeConfigSchema } from '../../runtime/config.ts';
 import { semiSpaceReexec } from '../../runtime/heap-flags.ts';
 import { ModelLoadError } from '../../runtime/inference/model.ts';
 import { startRuntime } from '../../runtime/server.ts';
 import { writeTerminationMessage } from '../../runtime/termination.ts';
+import type { CommandHelp } from '../usage.ts';
 
 /** Longest a graceful shutdown may take before the process exits anyway. */
 const shutdownTimeoutMs = 30_000;
+
+export const help: CommandHelp = {
+  synopsis: '[flags]',
+  about:
+    'Serves the model over REST (KServe V2, /v1/predict) and WebSocket until SIGTERM or SIGINT. Every setting is also a key of the YAML file given by --config: flags win over the environment, which wins over the file.',
+  settings: runtimeConfigSchema,
+};
 
 /** `kinfer runtime`: serves the model over REST (and WebSocket) until SIGTERM or SIGINT. */
 export async function run(argv: string[]): Promise<void> {

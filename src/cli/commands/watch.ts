@@ -1,15 +1,30 @@
 import { z } from 'zod';
 import type { JobProgress, JobServerMessage, PreviewMessage } from '../../api/jobs.ts';
-import { parseOptions, UsageError } from '../../shared/options.ts';
+import { flagName, parseOptions, UsageError } from '../../shared/options.ts';
+import type { CommandHelp } from '../usage.ts';
 
-const WatchOptionsSchema = z.object({
-  namespace: z.string().min(1).default('default'),
-  /** Connect here instead of the InferenceJob's preview endpoint (e.g. a port-forward). */
-  url: z.url().optional(),
-  columns: z.coerce.number().int().min(20).max(400).optional(),
+export const WatchOptionsSchema = z.object({
+  namespace: z.string().min(1).default('default').describe("the InferenceJob's namespace"),
+  url: z
+    .url()
+    .optional()
+    .describe("connect here instead of the InferenceJob's preview endpoint (e.g. a port-forward)"),
+  columns: z.coerce
+    .number()
+    .int()
+    .min(20)
+    .max(400)
+    .optional()
+    .describe("width of the mosaic in characters; unset: the terminal's width, else 80"),
 });
 
-const usage = 'usage: kinfer watch job NAME [-n NAMESPACE] [--url ws://HOST:PORT/ws/jobs/NAME]';
+export const help: CommandHelp = {
+  synopsis: 'job NAME [-n NAMESPACE] [flags]',
+  about:
+    "Follows an InferenceJob live: a progress bar, the mosaic of the latest digits, the summary at the end; exits 0 if the job succeeded, 1 if it failed. Inside a cluster it connects to the job's status.previewEndpoint; outside, through the apiserver's service proxy with the kubeconfig's credentials.",
+  settings: WatchOptionsSchema,
+  aliases: { '-n': 'namespace' },
+};
 
 /**
  * `kinfer watch job NAME [-n NS]`: follows a job's preview stream: a progress bar, the mosaic of the
@@ -18,10 +33,14 @@ const usage = 'usage: kinfer watch job NAME [-n NAMESPACE] [--url ws://HOST:PORT
  * apiserver's service proxy with the kubeconfig's credentials.
  */
 export async function run(argv: string[]): Promise<void> {
-  const args = argv.map((arg) => (arg === '-n' ? '--namespace' : arg));
+  const aliases = new Map(Object.entries(help.aliases ?? {}));
+  const args = argv.map((arg) => {
+    const long = aliases.get(arg);
+    return long ? `--${flagName(long)}` : arg;
+  });
   const { options, positionals } = parseOptions(WatchOptionsSchema, args);
   const [kind, name, ...extra] = positionals;
-  if (kind !== 'job' || !name || extra.length) throw new UsageError(usage);
+  if (kind !== 'job' || !name || extra.length) throw new UsageError(`usage: kinfer watch ${help.synopsis}`);
   const { followJob } = await import('../../jobs/stream-client.ts');
   const { progressBar, renderMosaic, summaryLines } = await import('../../jobs/terminal.ts');
 
