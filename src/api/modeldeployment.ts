@@ -13,6 +13,7 @@ import {
   version,
   withRules,
 } from './common.ts';
+import { DEFAULT_PREDICTOR_RESOURCES, describeResources } from './predictor-resources.ts';
 import { ServerLimitsSchema, ServerTimeoutsSchema } from './server-limits.ts';
 
 export const modelDeploymentResource = {
@@ -147,7 +148,11 @@ export const ModelDeploymentSpecSchema = z
       .max(1024)
       .optional()
       .meta({ description: "Predictor container image. Omitted: the operator's configured kinfer image." }),
-    resources: withRules(ResourceRequirementsSchema, [requestsWithinLimits]).optional(),
+    resources: withRules(ResourceRequirementsSchema, [requestsWithinLimits])
+      .optional()
+      .meta({
+        description: `Compute resources of each predictor container (requests, limits), as in a container's resources. Omitted: the operator's defaults (${describeResources(DEFAULT_PREDICTOR_RESOURCES)}), no CPU limit; set, they replace those defaults whole.`,
+      }),
     batching: BatchingSchema.prefault({}),
     server: ServerSchema.prefault({}),
   })

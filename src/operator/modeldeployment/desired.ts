@@ -7,6 +7,7 @@ import type {
   V1VolumeMount,
 } from '@kubernetes/client-node';
 import type { ModelDeploymentSpec } from '../../api/modeldeployment.ts';
+import { type ContainerResources, DEFAULT_PREDICTOR_RESOURCES } from '../../api/predictor-resources.ts';
 import { stringifyQuantities } from '../../api/quantity.ts';
 import { childMetadata, type KubeObject } from '../../kube/resources.ts';
 import { DEFAULT_IMAGE } from '../defaults.ts';
@@ -21,14 +22,14 @@ export interface PredictorConfig {
   /** Where builtin models live inside the image: `<dir>/<name>/model.onnx`. */
   builtinModelsDir: string;
   /** Used when spec.resources is omitted. */
-  defaultResources: { requests?: Record<string, string>; limits?: Record<string, string> };
+  defaultResources: ContainerResources;
 }
 
 export const defaultPredictorConfig: PredictorConfig = {
   image: DEFAULT_IMAGE,
   imagePullPolicy: 'IfNotPresent',
   builtinModelsDir: '/app/models',
-  defaultResources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '512Mi' } },
+  defaultResources: DEFAULT_PREDICTOR_RESOURCES,
 };
 
 /** The object the reconciler works on: metadata from the apiserver, spec parsed by the API's zod schema. */
@@ -145,7 +146,8 @@ export function desiredDeployment(md: ParsedModelDeployment, config: PredictorCo
     env.push({ name: 'KINFER_AUTH_TOKEN_FILE', value: `${AUTH_DIR}/token` });
   }
 
-  const resources = spec.resources ? stringifyQuantities(spec.resources) : { ...config.defaultResources };
+  // A copy each time (of the defaults too): nothing downstream can change them for the next pod.
+  const resources = stringifyQuantities(spec.resources ?? config.defaultResources);
 
   const predictor: V1Container = {
     name: 'predictor',

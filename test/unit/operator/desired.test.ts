@@ -196,9 +196,11 @@ describe('desiredDeployment', () => {
     const defaulted = desiredDeployment(md(builtin), config);
     expect(defaulted.spec?.replicas).toBe(1);
     expect(defaulted.spec!.template.spec!.containers[0]!.image).toBe('registry/kinfer:1');
-    expect(defaulted.spec!.template.spec!.containers[0]!.resources).toEqual(
-      defaultPredictorConfig.defaultResources,
-    );
+    // The default a user gets without spec.resources: room for the full attack mix of bench:stall.
+    expect(defaulted.spec!.template.spec!.containers[0]!.resources).toEqual({
+      requests: { cpu: '250m', memory: '256Mi' },
+      limits: { memory: '1Gi' },
+    });
     const set = desiredDeployment(
       md({ ...builtin, replicas: 4, image: 'mine:2', resources: { limits: { cpu: 2, memory: '1Gi' } } }),
       config,
@@ -208,6 +210,22 @@ describe('desiredDeployment', () => {
     expect(set.spec!.template.spec!.containers[0]!.resources).toEqual({
       limits: { cpu: '2', memory: '1Gi' },
     });
+    // spec.resources replaces the defaults whole: no default request or limit is merged in.
+    const requestsOnly = desiredDeployment(
+      md({ ...builtin, resources: { requests: { memory: '2Gi' } } }),
+      config,
+    );
+    expect(requestsOnly.spec!.template.spec!.containers[0]!.resources).toEqual({
+      requests: { memory: '2Gi' },
+    });
+  });
+
+  it('gives each Deployment its own copy of the default resources', () => {
+    const first = desiredDeployment(md(builtin), defaultPredictorConfig);
+    first.spec!.template.spec!.containers[0]!.resources!.limits!.memory = '1Mi';
+    expect(
+      desiredDeployment(md(builtin), defaultPredictorConfig).spec!.template.spec!.containers[0]!.resources,
+    ).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '1Gi' } });
   });
 
   it('is deterministic: no timestamps, the same object every time', () => {
