@@ -26,7 +26,8 @@
  * Then "largest single request of each kind the limits allow": for --largest-seconds each (default
  * 5, 0 to skip), one such request sent again as soon as it is answered (one at a time, nothing
  * else running), /healthz polled every 20 ms, its p99 and max printed next to the same poll with
- * nothing sent (measured in the same run, just before).
+ * nothing sent (measured in the same run, just before), and the server's largest resident memory
+ * while each kind ran (one large request at a time can take more memory than the attack mix).
  */
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -314,7 +315,7 @@ async function healthzWhile(ms: number, work?: () => Promise<number | string>) {
 }
 
 /** Each kind's largest request the limits allow, one at a time, against /healthz. */
-async function largestRequests(seconds: number) {
+async function largestRequests(seconds: number, serverPid: number) {
   const kinds: [string, () => Promise<number | string>][] = [
     ['V2 JSON, 1024 digits (15 MB)', () => send('/v2/models/mnist-cnn/infer', largestV2Json)],
     [
@@ -343,14 +344,17 @@ async function largestRequests(seconds: number) {
   const idle = await healthzWhile(seconds * 1000);
   const p99 = (values: number[]) => quantile(values, 0.99);
   console.log(`\nlargest single request of each kind, one at a time, ${seconds} s each`);
-  console.log(`${''.padEnd(32)} ${'healthz p99'.padStart(12)} ${'max'.padStart(10)}   answers`);
+  console.log(
+    `${''.padEnd(32)} ${'healthz p99'.padStart(12)} ${'max'.padStart(10)} ${'peak RSS'.padStart(10)}   answers`,
+  );
   console.log(
     `${'nothing sent'.padEnd(32)} ${ms(p99(idle.healthz)).padStart(12)} ${ms(quantile(idle.healthz, 1)).padStart(10)}`,
   );
   for (const [name, work] of kinds) {
+    const peakRss = watchPeakRss(serverPid);
     const { healthz, answers } = await healthzWhile(seconds * 1000, work);
     console.log(
-      `${name.padEnd(32)} ${ms(p99(healthz)).padStart(12)} ${ms(quantile(healthz, 1)).padStart(10)}   ${[...answers].map(([k, v]) => `${k} x${v}`).join(', ')}`,
+      `${name.padEnd(32)} ${ms(p99(healthz)).padStart(12)} ${ms(quantile(healthz, 1)).padStart(10)} ${mib(peakRss())}   ${[...answers].map(([k, v]) => `${k} x${v}`).join(', ')}`,
     );
   }
 }
@@ -360,6 +364,7 @@ const quantile = (values: number[], q: number) => {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? Number.NaN;
 };
 const ms = (n: number) => `${n.toFixed(1)} ms`;
+const mib = (n: number) => `${n.toFixed(0)} MiB`.padStart(10);
 
 /**
  * The attack mix in a process of its own (this file with --attacker-port): its sockets, its bodies
@@ -443,7 +448,6 @@ if (attackerPort !== undefined) {
         `${`server GC ${kind} per s`.padEnd(26)} ${gc(quiet)} ${gc(loud)}   (${count(quiet)} and ${count(loud)} pauses)`,
       );
     }
-    const mib = (n: number) => `${n.toFixed(0)} MiB`.padStart(10);
     console.log(
       `${'server V8 new space'.padEnd(26)} ${mib(quiet.loop!.newSpaceMiB)} ${mib(loud.loop!.newSpaceMiB)}   (at the phase's end)`,
     );
@@ -457,7 +461,7 @@ if (attackerPort !== undefined) {
       console.log(`  ${role.padEnd(24)} ${cores(quiet)} ${cores(loud)}`);
     }
     console.log(`attack answers: ${[...answers].map(([k, v]) => `${k} x${v}`).join(', ')}`);
-    if (largestSeconds > 0) await largestRequests(largestSeconds);
+    if (largestSeconds > 0) await largestRequests(largestSeconds, runtime!.child.pid!);
   } finally {
     agent.destroy();
     await stopChild(runtime!.child);
