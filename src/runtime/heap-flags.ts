@@ -1,14 +1,14 @@
 /**
  * The runtime's V8 young generation, set by `--max-semi-space-mb` (a runtime setting like any
- * other). Left alone, V8 sizes it from the memory the process may use: in a container with the
- * predictor's default 512 MiB limit each semi-space is 1 MiB, so request objects still in flight at
- * a scavenge (every few ms under load) are promoted and collected later by major GCs on the event
- * loop; on a machine with 24 GiB it is 64 MiB, which holds more memory and measured no better under
- * attack than 16 (README, "Under attack"). A V8 heap flag only takes effect when the isolate is
- * created, so the runtime applies it by executing itself again (same process id, `process.execve`)
- * before it starts anything. V8 flags are process-wide: the worker threads' isolates get the same
- * bound (their `resourceLimits` cannot lower it); a semi-space grows only as far as its isolate's
- * allocation rate needs.
+ * other). Left alone, V8 sizes it from the memory the process may use: in a container with a 512
+ * MiB limit (the predictor's default before 1Gi) each semi-space is 1 MiB, so request objects still
+ * in flight at a scavenge (every few ms under load) are promoted and collected later by major GCs
+ * on the event loop; on a machine with 24 GiB it is 64 MiB, which holds more memory and measured no
+ * better under attack than 16 (README, "Under attack"). A V8 heap flag only takes effect when the
+ * isolate is created, so the runtime applies it by executing itself again (same process id,
+ * `process.execve`) before it starts anything. V8 flags are process-wide: the worker threads'
+ * isolates get the same bound (their `resourceLimits` cannot lower it); a semi-space grows only as
+ * far as its isolate's allocation rate needs.
  */
 
 const semiSpaceFlag = /^--max[-_]semi[-_]space[-_]size(?:=|$)/;
