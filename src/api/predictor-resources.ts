@@ -4,8 +4,9 @@ export type ContainerResources = { requests?: Record<string, string>; limits?: R
 /**
  * A predictor container's resources when its ModelDeployment omits spec.resources: the one place
  * they are spelled (the operator applies them, the CRD's description states them). No CPU limit.
- * The memory limit leaves room for hostile traffic: under `npm run bench:stall`'s full attack mix
- * the runtime's resident memory peaks near 512 MiB, the limit this default had before (README,
+ * The memory limit leaves room for hostile traffic and the largest inputs: under `npm run
+ * bench:stall`'s full attack mix the runtime's resident memory peaks near 512 MiB (this default's
+ * limit before), and decoding the largest PNGs the limits allow took it to 641-789 MiB (README,
  * "Under attack").
  */
 export const DEFAULT_PREDICTOR_RESOURCES: Readonly<ContainerResources> = Object.freeze({
