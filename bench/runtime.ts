@@ -14,8 +14,10 @@
  * runtime's default settings), with where the runtime's CPU went (inference workers per image
  * against raw onnxruntime, event loop and V8 helper threads per request). A second raw figure,
  * two sessions in two worker threads at once (the runtime's two workers, with no server), shows
- * what any two sessions on the machine's cores cost each other; the issue's ratios stay against
- * the one session alone. Then the detailed points below for --model.
+ * what any two sessions on the machine's cores cost each other, and the same at batch 32 makes a
+ * second floor for one JSON digit: the model as the runtime runs it for 64 one-digit clients (two
+ * workers share them). The issue's ratios stay against the one session alone. Then the detailed
+ * points below for --model.
  *
  * The load generator runs in this process (raw keep-alive sockets, one request per connection at a
  * time), on the same 2 cores as the server: like wrk on the same machine, it costs the server CPU.
@@ -236,7 +238,7 @@ console.log(
   interface Round {
     transport: number;
     others: number;
-    models: { raw: number; raw2: number; floor: number; builds: Build[] }[];
+    models: { raw: number; raw2: number; raw2at32: number; floor: number; builds: Build[] }[];
   }
   const measured: Round[] = [];
   console.log(
@@ -251,6 +253,9 @@ console.log(
     for (const r of runtimes) {
       const raw = await rawPerCpu(r.model);
       const raw2 = (await rawSessions(r.model, 2, 64, seconds, [rawInput(64)])).perCpu;
+      // The model as the runtime runs it for 64 one-digit clients: two sessions at once, batches of
+      // at most 32 (64 clients shared by two workers).
+      const raw2at32 = (await rawSessions(r.model, 2, 32, seconds, [rawInput(32)])).perCpu;
       const measuredBuilds: Build[] = [];
       // With a baseline, the two builds take turns going first.
       const order = r.builds.map((_, b) => b);
@@ -261,7 +266,7 @@ console.log(
         const binary = await runtimePoint(port, child.pid!, binary64, 64);
         measuredBuilds[b] = { json: json.perCpu, binary: binary.perCpu, split: [json, binary] };
       }
-      models.push({ raw, raw2, floor: 1 / (1 / transport + 1 / raw), builds: measuredBuilds });
+      models.push({ raw, raw2, raw2at32, floor: 1 / (1 / transport + 1 / raw), builds: measuredBuilds });
     }
     const elapsed = (performance.now() - started) / 1000;
     const machine = machineCpu();
@@ -295,6 +300,9 @@ console.log(
       const name = b === 0 ? r.name : `  ${build}`;
       console.log(
         `  ${name.padEnd(12)} 1 JSON digit/request:    ${of((x) => mine(x).json / m(x).floor)} of the floor (served ${of((x) => mine(x).json, 0)}, floor ${of((x) => m(x).floor, 0)}, raw batch-64 ${of((x) => m(x).raw, 0)})`,
+      );
+      console.log(
+        `  ${''.padEnd(12)}   second figure: ${of((x) => mine(x).json / (1 / (1 / x.transport + 1 / m(x).raw2at32)))} of a floor built on two raw sessions at once at batch 32 (${of((x) => m(x).raw2at32, 0)}), the model as the runtime runs it for 64 one-digit clients`,
       );
       console.log(
         `  ${''.padEnd(12)} 64 binary digits/request: ${of((x) => mine(x).binary / m(x).raw)} of raw onnxruntime batch 64 (served ${of((x) => mine(x).binary, 0)}); ${of((x) => mine(x).binary / m(x).raw2)} of two raw sessions at once (${of((x) => m(x).raw2, 0)})`,
