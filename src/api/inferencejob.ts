@@ -14,6 +14,7 @@ import {
   version,
   withRules,
 } from './common.ts';
+import { DEFAULT_RUNNER_RESOURCES, describeResources } from './default-resources.ts';
 
 export const inferenceJobResource = {
   group,
@@ -129,10 +130,11 @@ export const JobInputSchema = withRules(
 /** The runner's pod, as far as users shape it (the operator sets everything else). */
 export const RunnerSchema = z
   .object({
-    resources: withRules(ResourceRequirementsSchema, [requestsWithinLimits]).optional().meta({
-      description:
-        "Compute resources of the runner container (requests, limits), as in a container's resources. Omitted: the operator's defaults (requests cpu 100m, memory 128Mi; limits memory 512Mi); set, they replace those defaults whole.",
-    }),
+    resources: withRules(ResourceRequirementsSchema, [requestsWithinLimits])
+      .optional()
+      .meta({
+        description: `Compute resources of the runner container (requests, limits), as in a container's resources. Omitted: the operator's defaults (${describeResources(DEFAULT_RUNNER_RESOURCES)}); set, they replace those defaults whole.`,
+      }),
   })
   .meta({ description: 'The runner pod that reads the input and sends it to the ModelDeployment.' });
 

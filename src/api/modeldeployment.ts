@@ -13,7 +13,7 @@ import {
   version,
   withRules,
 } from './common.ts';
-import { DEFAULT_PREDICTOR_RESOURCES, describeResources } from './predictor-resources.ts';
+import { DEFAULT_PREDICTOR_RESOURCES, describeResources } from './default-resources.ts';
 import { ServerLimitsSchema, ServerTimeoutsSchema } from './server-limits.ts';
 
 export const modelDeploymentResource = {

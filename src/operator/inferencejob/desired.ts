@@ -1,4 +1,5 @@
 import type { V1EnvVar, V1Job, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { type ContainerResources, DEFAULT_RUNNER_RESOURCES } from '../../api/default-resources.ts';
 import type { InferenceJobSpec, InferenceJobStatus } from '../../api/inferencejob.ts';
 import { stringifyQuantities } from '../../api/quantity.ts';
 import { childMetadata, type KubeObject } from '../../kube/resources.ts';
@@ -11,14 +12,14 @@ export interface RunnerConfig {
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** Seconds the runner keeps serving after it finished, so clients and the operator read the end. */
   lingerSeconds: number;
-  resources: { requests?: Record<string, string>; limits?: Record<string, string> };
+  resources: ContainerResources;
 }
 
 export const defaultRunnerConfig: RunnerConfig = {
   image: DEFAULT_IMAGE,
   imagePullPolicy: 'IfNotPresent',
   lingerSeconds: 30,
-  resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+  resources: DEFAULT_RUNNER_RESOURCES,
 };
 
 /** The object the reconciler works on: metadata from the apiserver, spec parsed by the API's zod schema. */
@@ -108,9 +109,8 @@ export function desiredJob(ij: ParsedInferenceJob, modelEndpoint: string, config
               ports: [{ name: 'preview', containerPort: RUNNER_PORT, protocol: 'TCP' }],
               readinessProbe: { httpGet: { path: '/readyz', port: 'preview' }, periodSeconds: 2 },
               // The spec's resources replace the operator's defaults whole (as a ModelDeployment's do).
-              resources: spec.runner?.resources
-                ? stringifyQuantities(spec.runner.resources)
-                : config.resources,
+              // A copy each time (of the defaults too): nothing downstream can change them.
+              resources: stringifyQuantities(spec.runner?.resources ?? config.resources),
               securityContext: restrictedContainer,
               terminationMessagePath: TERMINATION_LOG,
               // A runner that dies before writing its summary still explains itself (log tail).

@@ -6,8 +6,8 @@ import type {
   V1Volume,
   V1VolumeMount,
 } from '@kubernetes/client-node';
+import { type ContainerResources, DEFAULT_PREDICTOR_RESOURCES } from '../../api/default-resources.ts';
 import type { ModelDeploymentSpec } from '../../api/modeldeployment.ts';
-import { type ContainerResources, DEFAULT_PREDICTOR_RESOURCES } from '../../api/predictor-resources.ts';
 import { stringifyQuantities } from '../../api/quantity.ts';
 import { childMetadata, type KubeObject } from '../../kube/resources.ts';
 import { DEFAULT_IMAGE } from '../defaults.ts';

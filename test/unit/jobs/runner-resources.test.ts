@@ -22,6 +22,14 @@ describe('the runner pod of an InferenceJob (spec.runner.resources)', () => {
     expect(runnerResources({})).toEqual(defaultRunnerConfig.resources);
   });
 
+  it('gives each Job its own copy of the defaults', () => {
+    const first = runnerResources();
+    expect(first).not.toBe(defaultRunnerConfig.resources);
+    expect(first?.requests).not.toBe(defaultRunnerConfig.resources.requests);
+    first!.requests!.cpu = '9';
+    expect(runnerResources()?.requests?.cpu).toBe('100m');
+  });
+
   it("uses the spec's requests and limits, replacing the defaults whole, quantities as strings", () => {
     expect(
       runnerResources({ resources: { requests: { cpu: 1, memory: '32Mi' }, limits: { memory: '64Mi' } } }),

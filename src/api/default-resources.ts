@@ -14,6 +14,15 @@ export const DEFAULT_PREDICTOR_RESOURCES: Readonly<ContainerResources> = Object.
   limits: Object.freeze({ memory: '1Gi' }),
 });
 
+/**
+ * An InferenceJob runner container's resources when its spec.runner.resources is omitted (the
+ * operator applies them, the CRD's description states them). No CPU limit.
+ */
+export const DEFAULT_RUNNER_RESOURCES: Readonly<ContainerResources> = Object.freeze({
+  requests: Object.freeze({ cpu: '100m', memory: '128Mi' }),
+  limits: Object.freeze({ memory: '512Mi' }),
+});
+
 /** `requests cpu 250m, memory 256Mi; limits memory 1Gi`: resources in words, for descriptions. */
 export function describeResources(resources: ContainerResources): string {
   const parts = (['requests', 'limits'] as const).flatMap((kind) => {

@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { DEFAULT_PREDICTOR_RESOURCES, describeResources } from '../../../src/api/predictor-resources.ts';
+import {
+  DEFAULT_PREDICTOR_RESOURCES,
+  DEFAULT_RUNNER_RESOURCES,
+  describeResources,
+} from '../../../src/api/default-resources.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 
@@ -21,6 +25,20 @@ describe('the predictor default resources', () => {
       "Omitted: the operator's defaults (requests cpu 250m, memory 256Mi; limits memory 1Gi)",
     );
     expect(resources.description).toContain('replace those defaults whole');
+  });
+});
+
+describe('the InferenceJob runner default resources', () => {
+  it('request 100m CPU and 128Mi, limit memory to 512Mi, and are stated in the CRD', () => {
+    expect(DEFAULT_RUNNER_RESOURCES).toEqual({
+      requests: { cpu: '100m', memory: '128Mi' },
+      limits: { memory: '512Mi' },
+    });
+    const crd = parse(readFileSync(join(root, 'crds', 'kinfer.dev_inferencejobs.yaml'), 'utf8'));
+    const runner = crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.runner;
+    expect(runner.properties.resources.description).toContain(
+      "Omitted: the operator's defaults (requests cpu 100m, memory 128Mi; limits memory 512Mi)",
+    );
   });
 });
 
