@@ -137,7 +137,7 @@ export const ResourceRequirementsSchema = z
   })
   .meta({
     description:
-      'Compute resources of each predictor container. Omitted: the operator applies its own defaults.',
+      'Compute resources of a container (requests, limits); each resource that uses it describes its own defaults.',
   });
 
 /** Resources whose request Kubernetes refuses above their limit (a pod or Job with one is never created). */
