@@ -11,7 +11,12 @@ export function ownsWholeBuffer(bytes: Uint8Array): boolean {
  * such as Node's shared pool of small Buffers, which cannot move).
  */
 export function ownBuffer(bytes: Uint8Array): Uint8Array {
-  return ownsWholeBuffer(bytes) && !isMarkedAsUntransferable(bytes.buffer) ? bytes : new Uint8Array(bytes);
+  return movesWhole(bytes) ? bytes : new Uint8Array(bytes);
+}
+
+/** `bytes` spans its whole buffer and that buffer may be moved (transferred or detached). */
+function movesWhole(bytes: Uint8Array): boolean {
+  return ownsWholeBuffer(bytes) && !isMarkedAsUntransferable(bytes.buffer);
 }
 
 /** ES2024's ArrayBuffer.prototype.transfer, which TypeScript's ES2023 library does not declare. */
@@ -27,9 +32,7 @@ type Transferable = ArrayBuffer & { transfer(newByteLength: number): ArrayBuffer
  */
 export function release(bytes: Uint8Array): boolean {
   const buffer = bytes.buffer;
-  if (!(buffer instanceof ArrayBuffer) || !ownsWholeBuffer(bytes) || isMarkedAsUntransferable(buffer)) {
-    return false;
-  }
+  if (!(buffer instanceof ArrayBuffer) || !movesWhole(bytes)) return false;
   (buffer as Transferable).transfer(0);
   return true;
 }
